@@ -1,0 +1,77 @@
+"""Command-line dispatch. Qt-free: only the `gui` command imports Qt.
+
+Each sub-command lives in ``app/cli/<name>_cmd.py`` with
+``add_arguments(parser)`` and ``run(args) -> int``; modules are imported only
+when their command runs, so `python main.py grade` never loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from app.version import APP_NAME, __version__
+
+# command name -> (module, one-line help). Order is the order of --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("app.cli.gui_cmd", "open the review window (default)"),
+    "synth": ("app.cli.synth_cmd", "generate synthetic embryo images with exact masks"),
+    "predict": ("app.cli.predict_cmd", "grade images and print or write the results"),
+    "grade": ("app.cli.grade_cmd", "grade a folder and write a CSV report"),
+    "train": ("app.cli.train_cmd", "train or fine-tune a model"),
+    "evaluate": ("app.cli.evaluate_cmd", "evaluate a model on a labelled data set"),
+    "annotations": ("app.cli.annotations_cmd", "import or export corrections"),
+    "models": ("app.cli.models_cmd", "list, activate or roll back models"),
+}
+
+
+def build_parser(commands: dict[str, tuple[str, str]] = COMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="embryograde",
+        description=f"{APP_NAME} {__version__}: fragmentation grading of cleavage-stage "
+        "embryos. For research use only.",
+    )
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="headless check of the installation: load the model, grade a demo image, "
+        "write a report; exit 0 only if all worked",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in commands.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        module = importlib.import_module(module_name)
+        module.add_arguments(p)
+    return parser
+
+
+def _available_commands() -> dict[str, tuple[str, str]]:
+    out = {}
+    for name, spec in COMMANDS.items():
+        try:
+            importlib.util.find_spec(spec[0])
+        except ModuleNotFoundError:
+            continue
+        if importlib.util.find_spec(spec[0]) is not None:
+            out[name] = spec
+    return out
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser(_available_commands())
+    args = parser.parse_args(argv)
+    if args.self_test:
+        from app.cli.self_test import run_self_test
+
+        return run_self_test()
+    if args.command is None:
+        args = parser.parse_args(["gui", *argv])
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
