@@ -54,6 +54,17 @@ class Prediction:
     def fragment_pct_regression(self) -> float:
         return 100.0 * self.fraction_regression
 
+    def regrade(self, scheme: str) -> Prediction:
+        """The same prediction under another grading scheme (arrays are shared, not copied)."""
+        import dataclasses
+
+        sch = get_scheme(scheme)
+        pct_m, pct_r = self.fragment_pct_mask, self.fragment_pct_regression
+        has_r = not math.isnan(pct_r)
+        borderline = sch.is_borderline(pct_m) or (has_r and sch.is_borderline(pct_r))
+        borderline = borderline or (has_r and sch.grade(pct_m) != sch.grade(pct_r))
+        return dataclasses.replace(self, scheme=sch.key, grade=sch.grade(pct_m), borderline=bool(borderline))
+
     def summary(self) -> dict:
         """The JSON-able numbers (no arrays)."""
         reg = self.fragment_pct_regression
@@ -192,11 +203,8 @@ class Predictor:
             warnings = warnings + ["no blastomere or fragment pixels found: fragmentation set to 0"]
             f_mask = 0.0
         f_reg = float(np.mean(frac)) if frac is not None else float("nan")
-        sch = get_scheme(scheme)
         pct_m, pct_r = 100 * f_mask, 100 * f_reg
         unc = _uncertainty(view_fracs, frac, f_mask, f_reg)
-        borderline = sch.is_borderline(pct_m) or (not math.isnan(pct_r) and sch.is_borderline(pct_r))
-        borderline = borderline or (not math.isnan(pct_r) and sch.grade(pct_m) != sch.grade(pct_r))
         disagreement = not math.isnan(pct_r) and abs(pct_m - pct_r) > DISAGREEMENT_POINTS
         return Prediction(
             class_mask=class_mask,
@@ -204,15 +212,15 @@ class Predictor:
             attention=attention,
             fraction_mask=f_mask,
             fraction_regression=f_reg,
-            grade=sch.grade(pct_m),
-            scheme=sch.key,
+            grade="",
+            scheme=scheme,
             uncertainty=unc,
-            borderline=bool(borderline),
+            borderline=False,
             disagreement=bool(disagreement),
             model_version=self.version,
             embryo_box=box.as_tuple(),
             warnings=list(warnings),
-        )
+        ).regrade(scheme)
 
 
 def _mask_fraction(mask: np.ndarray) -> float:
