@@ -1,0 +1,64 @@
+"""What a time-lapse file name tells: embryo, slide, well, run, focal plane, hours.
+
+EmbryoScope-style names look like ``D2024.10.20_S01055_I4778_P_WELL06_RUN141``
+or ``D2013.01.28_S0717_I132_WELL7_RUN1_F-15``; hours after insemination are
+not part of those names, but exports that append them (``..._35.2h``) are
+read too. The embryo key is the name before ``_RUN``: frames of one embryo
+must never be split between training and validation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_DATE = re.compile(r"(?:^|_)D(\d{4})[.\-_]?(\d{2})[.\-_]?(\d{2})(?=_|$)")
+_SLIDE = re.compile(r"(?:^|_)S(\d+)(?=_|$)")
+_INSTRUMENT = re.compile(r"(?:^|_)I(\d+)(?=_|$)")
+_WELL = re.compile(r"(?:^|_)(?:P[-_]?)?WELL[-_]?(\d+)(?=_|$)|(?:^|_)P-(\d+)(?=_|$)", re.IGNORECASE)
+_RUN = re.compile(r"_RUN(\d+)", re.IGNORECASE)
+_FOCAL = re.compile(r"(?:^|_)F([+-]?\d+)(?=_|$)")
+_HOURS = re.compile(r"(?:^|[_\s-])(\d{1,3}(?:\.\d+)?)\s*h(?:pi)?(?=$|[_\s.-])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TimelapseInfo:
+    stem: str
+    embryo_id: str
+    date: str | None = None  # ISO yyyy-mm-dd
+    slide: str | None = None
+    instrument: str | None = None
+    well: int | None = None
+    run: int | None = None
+    focal_plane: int | None = None
+    hours: float | None = None
+
+    @property
+    def is_timelapse(self) -> bool:
+        return self.well is not None or self.run is not None
+
+
+def parse_name(name: str | Path) -> TimelapseInfo:
+    stem = Path(name).stem if "." in str(name) else str(name)
+    run = _RUN.search(stem)
+    embryo = stem[: run.start()] if run else stem
+    embryo = _FOCAL.sub("", embryo) if run is None else embryo
+    date = _DATE.search(stem)
+    slide, inst, well = _SLIDE.search(stem), _INSTRUMENT.search(stem), _WELL.search(stem)
+    focal, hours = _FOCAL.search(stem), _HOURS.search(stem)
+    return TimelapseInfo(
+        stem=stem,
+        embryo_id=embryo,
+        date=f"{date.group(1)}-{date.group(2)}-{date.group(3)}" if date else None,
+        slide=slide.group(1) if slide else None,
+        instrument=inst.group(1) if inst else None,
+        well=int(well.group(1) or well.group(2)) if well else None,
+        run=int(run.group(1)) if run else None,
+        focal_plane=int(focal.group(1)) if focal else None,
+        hours=float(hours.group(1)) if hours else None,
+    )
+
+
+def embryo_key(name: str | Path) -> str:
+    return parse_name(name).embryo_id
