@@ -43,7 +43,8 @@ def parse_name(name: str | Path) -> TimelapseInfo:
     stem = Path(name).stem if "." in str(name) else str(name)
     run = _RUN.search(stem)
     embryo = stem[: run.start()] if run else stem
-    embryo = _FOCAL.sub("", embryo) if run is None else embryo
+    if run is None:  # no run index: drop per-frame parts so frames of one embryo share a key
+        embryo = _HOURS.sub("", _FOCAL.sub("", embryo))
     date = _DATE.search(stem)
     slide, inst, well = _SLIDE.search(stem), _INSTRUMENT.search(stem), _WELL.search(stem)
     focal, hours = _FOCAL.search(stem), _HOURS.search(stem)
