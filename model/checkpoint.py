@@ -94,12 +94,19 @@ def read_checkpoint_payload(path: str | os.PathLike) -> tuple[ModelConfig, dict,
         raise CheckpointError(f"{p}: checkpoint file not found")
     if p.stat().st_size == 0:
         raise CheckpointError(f"{p}: checkpoint file is empty")
+    with open(p, "rb") as f:
+        head = f.read(2)
+    if not zipfile.is_zipfile(p):
+        if head == b"PK":
+            raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt archive)")
+        if not head.startswith(b"\x80"):
+            raise CheckpointError(f"{p}: not a readable checkpoint (neither a torch archive nor a pickle)")
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{p}: refused: the file contains pickled objects other than weights "
-            f"(possibly code); it was not run. ({str(exc).splitlines()[0][:200]})"
+            f"(possibly code); nothing in it was run. ({_unpickling_reason(exc)})"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt: {str(exc)[:200]})") from None
@@ -121,6 +128,14 @@ def read_checkpoint_payload(path: str | os.PathLike) -> tuple[ModelConfig, dict,
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{p}: damaged checkpoint contents ({exc})") from None
     return config, metadata, state
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in lines:
+        if "Unsupported" in ln or "global" in ln.lower():
+            return ln[:200]
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def load_checkpoint(path: str | os.PathLike) -> LoadedCheckpoint:
