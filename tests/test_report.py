@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +220,8 @@ def test_build_rows_for_gui_export(tmp_path, predictor):
     assert rows[1]["fragment_pct_mask"] is None  # never graded by the model
     assert rows[0]["patient_id"] == "imgs"
     write_report(tmp_path / "r.csv", rows)
+
+
+def test_every_column_is_documented():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "report-format.md").read_text("utf-8")
+    assert [n for n in FIELDNAMES if f"`{n}`" not in doc] == []
