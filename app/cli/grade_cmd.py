@@ -51,8 +51,8 @@ class Progress:
         bar = "#" * int(frac * 24)
         eta = "-" if ev.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(ev.eta_s))
         line = f"[{bar:<24}] {ev.done}/{ev.total}  {ev.rate:.2f} img/s  ETA {eta}"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
+        if self.tty:  # padded so a shorter line wipes the longer one before it
+            self.stream.write("\r" + line.ljust(72) + ("\n" if final else ""))
             self.dirty = not final
         else:
             self.stream.write(line + "\n")
@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         images = list_images(folder, recursive=args.recursive)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if not images:
+        hint = "" if args.recursive else " (add --recursive to include sub-folders)"
+        print(f"error: no images in {folder}{hint}", file=sys.stderr)
         return EXIT_UNUSABLE
     try:
         ids = (IdMapper.from_csv(args.ids, folder.resolve().name) if args.ids
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 cached += ev.kind == "cached"
                 if ev.warning:
                     progress.message(f"warning: {ev.warning}")
-                record = store.current(ev.sha256, masks=False) if store is not None else None
+                record, store = _correction(store, ev.sha256)
                 rows.append(make_row(ev.rel, ev.sha256, ev.prediction, record,
                                      patient_id=ids.id_for(ev.rel), scheme=args.scheme,
                                      graded_utc=utc_now()))
@@ -133,6 +137,19 @@ def run(args: argparse.Namespace) -> int:
 def images_order(images: list[Path], folder: Path) -> dict[str, int]:
     # cached results are reported first by the engine; the report keeps folder order
     return {p.relative_to(folder).as_posix(): i for i, p in enumerate(images)}
+
+
+def _correction(store, sha256: str):
+    """(latest store record or None, the store or None once it failed: warn once, go on)."""
+    if store is None:
+        return None, None
+    try:
+        return store.current(sha256, masks=False), store
+    except Exception as exc:  # a damaged store must not cost the model's report
+        print(f"\nwarning: annotation store not read ({exc}): the report shows model values only",
+              file=sys.stderr)
+        store.close(compact=False)
+        return None, None
 
 
 def _open_store(folder: Path):
