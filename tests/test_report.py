@@ -213,8 +213,11 @@ def test_build_rows_for_gui_export(tmp_path, predictor):
     sha1 = cache.file_sha256(folder / "e1.png")
     store = {sha1: {"status": "grade-only", "grade": "2", "scheme": "istanbul", "annotator": "emb",
                     "grade_reason": "image poor"}}
-    rows = build_rows(folder, list_images(folder), cache, store, "istanbul", predictor.version)
+    failures = []
+    rows = build_rows(folder, [*list_images(folder), folder / "gone.png"], cache, store, "istanbul",
+                      predictor.version, failures=failures)
     assert [r["image"] for r in rows] == ["e0.png", "e1.png"]
+    assert [f[0] for f in failures] == ["gone.png"]
     assert rows[0]["status"] == "model" and rows[0]["model_version"] == predictor.version
     assert rows[1]["status"] == "corrected" and rows[1]["final_grade"] == "2"
     assert rows[1]["fragment_pct_mask"] is None  # never graded by the model

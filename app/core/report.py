@@ -172,12 +172,14 @@ def _store_record(store, sha256: str):
 
 
 def build_rows(folder: str | os.PathLike, images: Iterable[str | os.PathLike], cache, store,
-               scheme: str, model_version: str, ids: IdMapper | None = None) -> list[dict]:
+               scheme: str, model_version: str, ids: IdMapper | None = None,
+               failures: list | None = None) -> list[dict]:
     """Rows for images of ``folder`` from the result cache and the annotation store.
 
     Images without a cached prediction for ``model_version`` still get a row
     (status ``ungraded`` unless a human graded them). Reads no pixels; the
-    SHA-256 comes from the cache's memoised ``file_sha256``.
+    SHA-256 comes from the cache's memoised ``file_sha256``. A file that
+    vanished gets no row; (rel path, message) goes to ``failures`` if given.
     """
     root = Path(folder)
     ids = ids or IdMapper(folder_name=root.resolve().name)
@@ -186,7 +188,12 @@ def build_rows(folder: str | os.PathLike, images: Iterable[str | os.PathLike], c
     for img in images:
         path = Path(img) if Path(img).is_absolute() else root / img
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-        sha = cache.file_sha256(path)
+        try:
+            sha = cache.file_sha256(path)
+        except OSError as exc:
+            if failures is not None:
+                failures.append((rel, f"{path}: cannot read file ({exc.strerror or exc})"))
+            continue
         pred = cache.get(sha, model_version, scheme=scheme)
         rows.append(make_row(rel, sha, pred, _store_record(store, sha), patient_id=ids.id_for(rel),
                              scheme=scheme, graded_utc=now))
