@@ -1,0 +1,79 @@
+"""Creating the QApplication, the splash while the model loads, and running the window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QSplashScreen
+
+from app.version import APP_NAME, RESEARCH_NOTICE, __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "resources" / "samples"
+
+
+def get_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+        app.setApplicationName(APP_NAME)
+        app.setOrganizationName("EmbryoGrade")
+        app.setApplicationVersion(__version__)
+    return app
+
+
+def make_splash() -> QSplashScreen:
+    pix = QPixmap(460, 200)
+    pix.fill(QColor("#202124"))
+    p = QPainter(pix)
+    p.setPen(QColor("white"))
+    f = QFont()
+    f.setPointSize(20)
+    f.setBold(True)
+    p.setFont(f)
+    p.drawText(pix.rect().adjusted(0, 40, 0, 0), Qt.AlignmentFlag.AlignHCenter, APP_NAME)
+    f.setPointSize(10)
+    f.setBold(False)
+    p.setFont(f)
+    p.drawText(pix.rect().adjusted(0, 90, 0, 0), Qt.AlignmentFlag.AlignHCenter,
+               f"version {__version__} · {RESEARCH_NOTICE}")
+    p.end()
+    splash = QSplashScreen(pix)
+    splash.showMessage("loading the model…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+                       QColor("#bbbbbb"))
+    return splash
+
+
+def run_gui(folder: str | None = None, model: str | None = None, device: str | None = None,
+            settings=None, exec_loop: bool = True):
+    """Show the window on ``folder`` (default: the demo images). Returns the exit code, or the window."""
+    app = get_app()
+    splash = make_splash()
+    splash.show()
+    app.processEvents()
+
+    from app.gui.main_window import MainWindow  # pyqtgraph import happens behind the splash
+
+    win = MainWindow(settings=settings, device=device, model_path=model)
+    target = Path(folder) if folder else SAMPLES
+    if not target.is_dir() and not folder:
+        last = win.settings.last_folder()
+        target = Path(last) if last and Path(last).is_dir() else None
+    if target is not None:
+        win.open_folder(target)
+    else:
+        win.show_message("no demo images found: File → Open folder…, or drop a folder on the window")
+
+    def done(*_a):
+        splash.finish(win)
+
+    win.model_choice.loaded.connect(done)
+    win.model_choice.failed.connect(done)
+    QTimer.singleShot(8000, done)  # never keep the splash up for long
+    win.show()
+    if not exec_loop:
+        return win
+    return app.exec()

@@ -1,0 +1,99 @@
+"""One row of the folder list, Qt-free: path, parsed name, status and the model's numbers.
+
+Rows keep only numbers (never the arrays): a folder of 10,000 graded images
+costs a few MB. Parsing the time-lapse name happens on first use, so opening
+a folder only lists file names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core.timelapse import TimelapseInfo, parse_name
+from model.grading import get_scheme
+
+NOT_GRADED = "not graded"
+QUEUED = "queued"
+GRADED = "graded by model"
+REVIEWED = "reviewed"
+CORRECTED = "corrected"
+ERROR = "error"
+STATUSES = (NOT_GRADED, GRADED, REVIEWED, CORRECTED, ERROR)
+STATUS_ORDER = {s: i for i, s in enumerate((NOT_GRADED, QUEUED, GRADED, REVIEWED, CORRECTED, ERROR))}
+
+
+@dataclass
+class Entry:
+    path: Path
+    name: str
+    sha256: str | None = None
+    error: str | None = None
+    review_status: str | None = None  # from the annotation store: reviewed / corrected
+    model_version: str | None = None
+    fraction_mask: float = math.nan
+    fraction_regression: float = math.nan
+    uncertainty: float = math.nan
+    grade: str = ""
+    borderline: bool = False
+    disagreement: bool = False
+    _info: TimelapseInfo | None = field(default=None, repr=False)
+
+    @property
+    def info(self) -> TimelapseInfo:
+        if self._info is None:
+            self._info = parse_name(self.name)
+        return self._info
+
+    @property
+    def graded(self) -> bool:
+        return self.model_version is not None
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return ERROR
+        if self.review_status in (REVIEWED, CORRECTED):
+            return self.review_status
+        return GRADED if self.graded else NOT_GRADED
+
+    @property
+    def embryo(self) -> str:
+        info = self.info
+        if info.well is not None:
+            return f"{info.embryo_id} · well {info.well}" if info.embryo_id != info.stem else f"well {info.well}"
+        return info.embryo_id if info.embryo_id != info.stem else ""
+
+    @property
+    def hours(self) -> float | None:
+        return self.info.hours
+
+    @property
+    def fragment_pct(self) -> float:
+        return 100.0 * self.fraction_mask
+
+    def set_prediction(self, sha256: str | None, pred) -> None:
+        self.sha256 = sha256 or self.sha256
+        self.error = None
+        self.model_version = pred.model_version
+        self.fraction_mask = pred.fraction_mask
+        self.fraction_regression = pred.fraction_regression
+        self.uncertainty = pred.uncertainty
+        self.grade = pred.grade
+        self.borderline = pred.borderline
+        self.disagreement = pred.disagreement
+
+    def clear_prediction(self) -> None:
+        self.model_version = None
+        self.fraction_mask = self.fraction_regression = self.uncertainty = math.nan
+        self.grade = ""
+        self.borderline = self.disagreement = False
+
+    def regrade(self, scheme: str) -> None:
+        if self.graded and not math.isnan(self.fraction_mask):
+            self.grade = get_scheme(scheme).grade(self.fragment_pct)
+
+
+def entries_for(paths: list[Path]) -> list[Entry]:
+    return [Entry(path=p, name=p.name) for p in paths]

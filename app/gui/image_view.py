@@ -1,0 +1,254 @@
+"""The image view: the embryo image with its mask and attention overlays (pyqtgraph).
+
+One ``pg.ViewBox`` holds several ``pg.ImageItem``s of the same shape at the
+same position: the image (z 0), one heatmap per attention gate (z 10+) and
+the class mask (z 50). Because they share the ViewBox and the pixel grid,
+they stay aligned through zoom, pan and any device-pixel ratio (HiDPI): the
+tests compare the items' mapped scene rects at QT_SCALE_FACTOR 1.25 / 1.5.
+
+How an editing tool attaches (brush, eraser, polygon...)
+-------------------------------------------------------
+Give the view an object with any of ``press(x, y, ev)``, ``move(x, y, ev)``,
+``release(x, y, ev)`` and ``hover(x, y)`` methods::
+
+    view.set_tool(BrushTool(...))   # None gives the left button back to panning
+
+``x, y`` are float image coordinates (column, row; pixel (r, c) covers
+[c, c+1) x [r, r+1)). While a tool is set the left button goes to the tool
+(a drag calls press, move..., release; a click calls press then release);
+the right button and the wheel still zoom and pan. After changing
+``view.mask[y0:y1, x0:x1]`` in place, call ``view.update_mask_region(y0, y1,
+x0, x1)``: only that box is recoloured (O(box), not O(image)). ``set_mask``
+replaces the whole mask (e.g. after undo of a large step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.gui.overlays import (
+    MaskStyle,
+    colour_heatmap,
+    colour_mask,
+    colour_mask_region,
+    percentile_levels,
+)
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+Z_IMAGE, Z_ATTENTION, Z_MASK = 0, 10, 50
+
+
+class ToolViewBox(pg.ViewBox):
+    """A ViewBox that hands left-button events to an editing tool when one is set."""
+
+    def __init__(self, owner: ImageView):
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._owner = owner
+
+    def _image_xy(self, scene_pos) -> tuple[float, float]:
+        p = self._owner.image_item.mapFromScene(scene_pos)
+        return p.x(), p.y()
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt naming)
+        tool = self._owner.tool
+        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            x, y = self._image_xy(ev.scenePos())
+            if ev.isStart():
+                _call(tool, "press", x, y, ev)
+            elif ev.isFinish():
+                _call(tool, "release", x, y, ev)
+            else:
+                _call(tool, "move", x, y, ev)
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        tool = self._owner.tool
+        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            x, y = self._image_xy(ev.scenePos())
+            _call(tool, "press", x, y, ev)
+            _call(tool, "release", x, y, ev)
+            return
+        super().mouseClickEvent(ev)
+
+
+def _call(tool, name, *args):
+    fn = getattr(tool, name, None)
+    if fn is not None:
+        fn(*args)
+
+
+class ImageView(QWidget):
+    """Image + overlays. State (mask, attention, styles) lives here; colouring lives in overlays.py."""
+
+    levels_changed = Signal(float, float)
+    cursor_moved = Signal(int, int)  # image column, row under the mouse
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.graphics = pg.GraphicsView(background="#202124")
+        self.view_box = ToolViewBox(self)
+        self.graphics.setCentralItem(self.view_box)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.graphics)
+
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.image_item.setZValue(Z_IMAGE)
+        self.mask_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item.setZValue(Z_MASK)
+        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.mask_item)
+        self.attention_items: dict[str, pg.ImageItem] = {}
+
+        self.tool = None
+        self.image: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+        self.attention: dict[str, np.ndarray] = {}
+        self.mask_style = MaskStyle()
+        self.attention_opacity: dict[str, float] = {}
+        self.levels: tuple[float, float] = (0.0, 255.0)
+        self._mask_rgba: np.ndarray | None = None
+        self._hidden = False
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # -- content --------------------------------------------------------------------------
+    def set_image(self, image: np.ndarray | None, keep_view: bool = False) -> None:
+        """Show an image (uint8/uint16, gray or RGB); levels from percentiles 0.5/99.5."""
+        first = self.image is None or image is None or self.image.shape[:2] != image.shape[:2]
+        self.image = image
+        if image is None:
+            self.image_item.clear()
+            self.set_prediction_overlays(None, {})
+            return
+        self.levels = percentile_levels(image)
+        self.image_item.setImage(image, autoLevels=False, levels=self.levels)
+        self.levels_changed.emit(*self.levels)
+        if first or not keep_view:
+            self.fit()
+
+    def set_levels(self, low: float, high: float) -> None:
+        self.levels = (float(low), float(max(high, low + 1e-6)))
+        if self.image is not None:
+            self.image_item.setLevels(self.levels)
+        self.levels_changed.emit(*self.levels)
+
+    def auto_levels(self) -> None:
+        if self.image is not None:
+            self.set_levels(*percentile_levels(self.image))
+
+    def set_prediction_overlays(self, mask: np.ndarray | None, attention: dict[str, np.ndarray]) -> None:
+        """The model's (or the corrected) class mask and the gates' attention maps."""
+        self.set_mask(mask)
+        self.attention = dict(attention or {})
+        for name in list(self.attention_items):
+            if name not in self.attention:
+                self.view_box.removeItem(self.attention_items.pop(name))
+        for i, name in enumerate(sorted(self.attention)):
+            item = self.attention_items.get(name)
+            if item is None:
+                item = pg.ImageItem(axisOrder="row-major")
+                item.setZValue(Z_ATTENTION + i)
+                self.view_box.addItem(item)
+                self.attention_items[name] = item
+            self.attention_opacity.setdefault(name, 0.0)
+            self._render_attention(name)
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        self.mask = mask
+        if mask is None:
+            self._mask_rgba = None
+            self.mask_item.clear()
+            return
+        self._mask_rgba = colour_mask(mask, self.mask_style)
+        self.mask_item.setImage(self._mask_rgba, autoLevels=False, levels=(0, 255))
+        self.mask_item.setVisible(not self._hidden)
+
+    def update_mask_region(self, y0: int, y1: int, x0: int, x1: int) -> None:
+        """Recolour only ``mask[y0:y1, x0:x1]`` (after an edit in place)."""
+        if self.mask is None or self._mask_rgba is None:
+            return
+        colour_mask_region(self._mask_rgba, self.mask, self.mask_style, y0, y1, x0, x1)
+        self.mask_item.updateImage()
+
+    # -- styles ---------------------------------------------------------------------------
+    def set_mask_opacity(self, opacity: float) -> None:
+        self.mask_style.opacity = float(opacity)
+        self._restyle_mask()
+
+    def set_outline(self, outline: bool) -> None:
+        self.mask_style.outline = bool(outline)
+        self._restyle_mask()
+
+    def set_class_visible(self, cls: int, visible: bool) -> None:
+        self.mask_style.visible[cls] = bool(visible)
+        self._restyle_mask()
+
+    def set_attention_opacity(self, name: str, opacity: float) -> None:
+        self.attention_opacity[name] = float(opacity)
+        if name in self.attention:
+            self._render_attention(name)
+
+    def set_overlays_hidden(self, hidden: bool) -> None:
+        """Hide every overlay at once (held Space); the styles are kept."""
+        self._hidden = bool(hidden)
+        self.mask_item.setVisible(not hidden and self.mask is not None)
+        for name, item in self.attention_items.items():
+            item.setVisible(not hidden and self.attention_opacity.get(name, 0) > 0)
+
+    @property
+    def overlays_hidden(self) -> bool:
+        return self._hidden
+
+    def mask_rgba(self) -> np.ndarray | None:
+        return self._mask_rgba
+
+    def attention_rgba(self, name: str) -> np.ndarray | None:
+        item = self.attention_items.get(name)
+        return None if item is None else item.image
+
+    def _restyle_mask(self) -> None:
+        if self.mask is not None:
+            self.set_mask(self.mask)
+
+    def _render_attention(self, name: str) -> None:
+        item = self.attention_items[name]
+        op = self.attention_opacity.get(name, 0.0)
+        item.setImage(colour_heatmap(self.attention[name], op), autoLevels=False, levels=(0, 255))
+        item.setVisible(op > 0 and not self._hidden)
+
+    # -- navigation -----------------------------------------------------------------------
+    def fit(self) -> None:
+        if self.image is not None:
+            h, w = self.image.shape[:2]
+            self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+
+    def one_to_one(self) -> None:
+        """One image pixel per (logical) screen pixel, centred on the current view centre."""
+        if self.image is None:
+            return
+        vr = self.view_box.viewRect()
+        c = vr.center()
+        w, h = self.view_box.width(), self.view_box.height()
+        self.view_box.setRange(QRectF(c.x() - w / 2, c.y() - h / 2, w, h), padding=0)
+
+    def set_tool(self, tool) -> None:
+        """Attach an editing tool (see the module docstring); None detaches."""
+        self.tool = tool
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.image is None:
+            return
+        p = self.image_item.mapFromScene(scene_pos)
+        x, y = int(np.floor(p.x())), int(np.floor(p.y()))
+        h, w = self.image.shape[:2]
+        if 0 <= x < w and 0 <= y < h:
+            self.cursor_moved.emit(x, y)
+            if self.tool is not None:
+                _call(self.tool, "hover", p.x(), p.y())
