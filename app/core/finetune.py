@@ -1,0 +1,478 @@
+"""Fine-tuning from a folder's corrections, without silently making the model worse. Qt-free.
+
+The path, shared by the GUI (QProcess), the bench and the tests (subprocess):
+
+1. ``plan_split``: train / validation by embryo (``app.core.timelapse.embryo_key``).
+   The validation embryos are chosen once and kept in
+   ``<project dir>/finetune/validation.json``, so every fine-tune of a folder
+   is judged on the same embryos; embryos seen later go to training.
+2. ``FineTuneSession.prepare``: the current revisions of both sides are copied
+   into two small stores in the run folder (``train.h5``, ``val.h5``). The
+   trainer reads a frozen snapshot, so edits made while it runs cannot leak
+   into validation, and grade-only labels keep their Range loss.
+3. ``train_command``: ``main.py train --progress-json`` in a subprocess
+   (the frozen app relaunched with ``train`` when ``sys.frozen``).
+4. ``evaluate_commands``: ``main.py evaluate --json`` of the active model and
+   of the candidate on the same ``val.h5``.
+5. ``compare`` + ``decide``: the candidate is registered; it becomes active
+   only when the user accepts it and it is not worse than the active model
+   beyond ``Tolerance``; otherwise it stays ``rejected`` with the reason.
+
+Design: docs/fine-tuning.md, docs/adr/0005-finetune-subprocess.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from app.core.registry import Registry, RegistryError
+from app.core.timelapse import embryo_key
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VALIDATION_FILE = "validation.json"
+KEY_METRICS = ("n_images", "fragment_dice", "fraction_mae_pts_mask", "grade_kappa_quadratic",
+               "fraction_mae_pts_regression", "grade_accuracy")
+TERMINATE_GRACE_S = 5.0
+
+
+# -- command lines ---------------------------------------------------------------------------
+def app_command(sub: str) -> list[str]:
+    """How to start a sub-command of this very application (source tree or frozen build)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, sub]
+    return [sys.executable, str(REPO_ROOT / "main.py"), sub]
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 10
+    steps: int | None = None  # per epoch; None: one pass over the training frames
+    batch_size: int = 4
+    lr: float = 1e-4  # a tenth of training from scratch: small steps away from a good model
+    mode: str = "end-to-end"  # masks and grades train together, so grade-only labels count from step one
+    synthetic: int = 0  # synth:N frames mixed in against forgetting (0: none)
+    time_budget_min: float | None = None
+    threads: int | None = None
+    workers: int = 0
+    device: str = "auto"
+    input_size: int | None = None
+    seed: int = 0
+    tta: bool = True  # evaluation as the app grades (mirror averaging)
+
+
+@dataclass
+class Tolerance:
+    """How much worse than the active model a candidate may be and still be promoted."""
+
+    max_dice_drop: float = 0.02
+    max_mae_rise_pts: float = 1.0
+    max_kappa_drop: float | None = None  # None: κ is shown, not enforced (noisy on small sets)
+
+
+def train_command(run_dir: Path, init: Path, s: TrainSettings) -> list[str]:
+    cmd = app_command("train") + ["--data", str(run_dir / "train.h5")]
+    if s.synthetic:
+        cmd += ["--data", f"synth:{int(s.synthetic)}:{s.seed}"]
+    cmd += ["--val-data", str(run_dir / "val.h5"), "--out", str(run_dir / "train"), "--init", str(init),
+            "--mode", s.mode, "--epochs", str(s.epochs), "--batch-size", str(s.batch_size), "--lr", str(s.lr),
+            "--seed", str(s.seed), "--workers", str(s.workers), "--device", s.device,
+            "--progress-json", "--no-bar"]
+    for flag, value in (("--steps", s.steps), ("--time-budget", s.time_budget_min), ("--threads", s.threads),
+                        ("--input-size", s.input_size)):
+        if value:
+            cmd += [flag, str(value)]
+    return cmd
+
+
+def evaluate_command(model: Path, val_store: Path, json_out: Path, s: TrainSettings) -> list[str]:
+    cmd = app_command("evaluate") + ["--data", str(val_store), "--model", str(model), "--json", str(json_out),
+                                     "--quiet", "--device", s.device]
+    if s.threads:
+        cmd += ["--threads", str(s.threads)]
+    if not s.tta:
+        cmd.append("--no-tta")
+    return cmd
+
+
+def parse_progress(line: str | bytes) -> dict | None:
+    """One ``--progress-json`` line as a dict; None for anything else (warnings, blank lines)."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", "replace")
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        return None
+    return ev if isinstance(ev, dict) and "event" in ev else None
+
+
+# -- the split -------------------------------------------------------------------------------
+@dataclass
+class SampleRef:
+    sha256: str
+    path: str
+    key: str
+    has_mask: bool
+    status: str
+
+
+@dataclass
+class SplitPlan:
+    train: list[SampleRef]
+    val: list[SampleRef]
+    val_keys: list[str]
+    new_choice: bool  # the validation embryos were chosen now (first fine-tune of this folder)
+    note: str = ""
+
+    def summary(self) -> str:
+        vm = sum(s.has_mask for s in self.val)
+        return (f"training: {len(self.train)} images of {len({s.key for s in self.train})} embryos; "
+                f"validation (fixed): {len(self.val)} images ({vm} with masks) of {len(self.val_keys)} embryos")
+
+
+def read_samples(store_path: Path, key_fn: Callable[[str], str] = embryo_key) -> list[SampleRef]:
+    from app.core.store import AnnotationStore
+
+    store = AnnotationStore(store_path, readonly=True)
+    try:
+        out = []
+        for sha, rev in store.current_all(masks=False).items():
+            has_mask = rev.status != "grade-only"
+            out.append(SampleRef(sha, rev.path, key_fn(rev.path), has_mask, rev.status))
+        return out
+    finally:
+        store.close()
+
+
+def validation_file(store_path: Path) -> Path:
+    return Path(store_path).parent / "finetune" / VALIDATION_FILE
+
+
+def plan_split(samples: list[SampleRef], store_path: Path | None = None, val_fraction: float = 0.2,
+               seed: int = 0, val_keys: Iterable[str] | None = None, persist: bool = True) -> SplitPlan:
+    """Whole embryos to one side. ``val_keys`` overrides the persisted choice (benches)."""
+    keys = sorted({s.key for s in samples})
+    new_choice, note = False, ""
+    if val_keys is None and store_path is not None:
+        val_keys = _load_val_keys(validation_file(store_path))
+        if val_keys is not None and not set(val_keys) & set(keys):
+            note = "the saved validation embryos are no longer in the store: chose new ones"
+            val_keys = None
+    if val_keys is None:
+        new_choice = True
+        val_keys = choose_validation(samples, val_fraction, seed)
+        if persist and store_path is not None:
+            _save_val_keys(validation_file(store_path), val_keys, val_fraction, seed)
+    chosen = set(val_keys)
+    return SplitPlan(train=[s for s in samples if s.key not in chosen],
+                     val=[s for s in samples if s.key in chosen],
+                     val_keys=sorted(chosen), new_choice=new_choice, note=note)
+
+
+def choose_validation(samples: list[SampleRef], fraction: float, seed: int = 0) -> list[str]:
+    """About ``fraction`` of the masked images, whole embryos, at least one embryo when there are two."""
+    masked: dict[str, int] = {}
+    for s in samples:
+        if s.has_mask:  # evaluation scores masks; grade-only embryos would add nothing to validation
+            masked[s.key] = masked.get(s.key, 0) + 1
+    order = sorted(masked)
+    if len({s.key for s in samples}) < 2 or not order:
+        return []
+    random.Random(seed).shuffle(order)
+    target = max(1.0, fraction * sum(masked.values()))
+    chosen, n = [], 0
+    for k in order:
+        if n >= target:
+            break
+        chosen.append(k)
+        n += masked[k]
+    if len(chosen) == len({s.key for s in samples}):  # never leave training empty
+        chosen.pop()
+    return sorted(chosen)
+
+
+def _load_val_keys(path: Path) -> list[str] | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        keys = data["embryo_keys"]
+        return [str(k) for k in keys] if isinstance(keys, list) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_val_keys(path: Path, keys: list[str], fraction: float, seed: int) -> None:
+    from app.core.registry import _atomic_write_text
+
+    _atomic_write_text(path, json.dumps({"embryo_keys": sorted(keys), "fraction": fraction, "seed": seed,
+                                         "chosen_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                                        indent=1))
+
+
+def snapshot(store_path: Path, shas: Iterable[str], out: Path) -> int:
+    """Copy the current revisions (and pixels) of ``shas`` into a new store at ``out``."""
+    import dataclasses
+
+    from app.core.store import AnnotationStore
+
+    src = AnnotationStore(store_path, readonly=True)
+    n = 0
+    try:
+        with AnnotationStore(out, folder=src.folder, compact_every=0) as dst:
+            for sha in shas:
+                rev = src.current(sha)
+                if rev is None:
+                    continue
+                try:
+                    image = src.image(sha)
+                except KeyError:
+                    continue  # pixels nowhere: the trainer would skip it too
+                dst.append(dataclasses.replace(rev, seq=0), image=image)
+                n += 1
+    finally:
+        src.close()
+    return n
+
+
+# -- judging ---------------------------------------------------------------------------------
+def key_metrics(result: dict) -> dict:
+    return {k: result.get(k) for k in KEY_METRICS}
+
+
+def per_embryo(result: dict) -> dict[str, dict]:
+    """Per embryo: images, fraction MAE (points) and grade agreement, from evaluate's rows."""
+    groups: dict[str, list[dict]] = {}
+    for r in result.get("images", []):
+        groups.setdefault(r.get("key") or "?", []).append(r)
+    out = {}
+    for k, rows in sorted(groups.items()):
+        err = [abs(r["mask_pct"] - r["true_pct"]) for r in rows if r.get("mask_pct") is not None]
+        dice = [r["fragment_dice"] for r in rows if r.get("fragment_dice") is not None]
+        out[k] = {"n": len(rows), "mae_pts": sum(err) / len(err) if err else None,
+                  "grade_agreement": sum(r["mask_grade"] == r["true_grade"] for r in rows) / len(rows),
+                  "fragment_dice": sum(dice) / len(dice) if dice else None}
+    return out
+
+
+@dataclass
+class Comparison:
+    active: dict
+    candidate: dict
+    worse: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def deltas(self) -> dict:
+        return {k: (None if not _num(self.active.get(k)) or not _num(self.candidate.get(k))
+                    else self.candidate[k] - self.active[k]) for k in KEY_METRICS if k != "n_images"}
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def compare(active: dict, candidate: dict, tol: Tolerance) -> Comparison:
+    """The promotion rule. Missing numbers count as worse: no evidence, no promotion."""
+    a, c = key_metrics(active), key_metrics(candidate)
+    reasons = []
+    if not (a.get("n_images") and c.get("n_images")):
+        reasons.append("no validation image with a mask: the candidate cannot be checked")
+    checks = [("fragment_dice", -1, tol.max_dice_drop, "fragment Dice", "{:.3f}"),
+              ("fraction_mae_pts_mask", +1, tol.max_mae_rise_pts, "fraction MAE", "{:.2f} points")]
+    if tol.max_kappa_drop is not None:
+        checks.append(("grade_kappa_quadratic", -1, tol.max_kappa_drop, "quadratic κ", "{:.3f}"))
+    for key, sign, limit, name, fmt in checks if not reasons else ():
+        if not (_num(a.get(key)) and _num(c.get(key))):
+            reasons.append(f"{name} could not be computed")
+            continue
+        change = (c[key] - a[key]) * sign  # > 0 means worse
+        if change > limit + 1e-12:
+            word = "rose" if sign > 0 else "fell"
+            reasons.append(f"{name} {word} by {fmt.format(abs(c[key] - a[key]))} "
+                           f"({fmt.format(a[key])} → {fmt.format(c[key])}; tolerance {fmt.format(limit)})")
+    return Comparison(a, c, bool(reasons), reasons)
+
+
+# -- one fine-tune ---------------------------------------------------------------------------
+@dataclass
+class FineTuneSession:
+    """State of one fine-tune; the GUI drives it with QProcess, ``run_blocking`` with subprocess."""
+
+    store_path: Path
+    run_dir: Path
+    registry: Registry
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    val_keys: list[str] | None = None  # override of the persisted validation embryos
+    key_fn: Callable[[str], str] = embryo_key
+    plan: SplitPlan | None = None
+    parent_version: str | None = None
+    parent_path: Path | None = None
+    events: list[dict] = field(default_factory=list)
+    comparison: Comparison | None = None
+    candidate_version: str | None = None
+
+    def prepare(self) -> SplitPlan:
+        """Split and snapshot (seconds for hundreds of images: run it off the GUI thread)."""
+        samples = read_samples(self.store_path, self.key_fn)
+        if not samples:
+            raise ValueError(f"{self.store_path}: the store holds no corrections yet")
+        self.plan = plan_split(samples, self.store_path, val_keys=self.val_keys, seed=self.settings.seed)
+        if not self.plan.train:
+            raise ValueError("every annotated embryo is in the fixed validation set: annotate other embryos")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        snapshot(self.store_path, [s.sha256 for s in self.plan.train], self.run_dir / "train.h5")
+        snapshot(self.store_path, [s.sha256 for s in self.plan.val], self.run_dir / "val.h5")
+        self.parent_version = self.registry.active_version()
+        self.parent_path = self.registry.active_path()
+        if not self.parent_path.is_file():
+            raise ValueError(f"no model to start from: {self.parent_path} does not exist")
+        (self.run_dir / "plan.json").write_text(json.dumps({
+            "store": str(self.store_path), "parent": self.parent_version, "val_keys": self.plan.val_keys,
+            "train": [asdict(s) for s in self.plan.train], "val": [asdict(s) for s in self.plan.val],
+            "settings": asdict(self.settings)}, indent=1))
+        return self.plan
+
+    def train_command(self) -> list[str]:
+        return train_command(self.run_dir, self.parent_path, self.settings)
+
+    def on_line(self, line: str | bytes) -> dict | None:
+        ev = parse_progress(line)
+        if ev is not None:
+            self.events.append(ev)
+        return ev
+
+    @property
+    def candidate_path(self) -> Path:
+        return self.run_dir / "train" / "best.pt"
+
+    def evaluate_commands(self) -> list[tuple[str, list[str]]]:
+        val = self.run_dir / "val.h5"
+        return [(name, evaluate_command(model, val, self.run_dir / f"eval_{name}.json", self.settings))
+                for name, model in (("active", self.parent_path), ("candidate", self.candidate_path))]
+
+    def load_evaluation(self, name: str) -> dict:
+        return json.loads((self.run_dir / f"eval_{name}.json").read_text("utf-8"))
+
+    def register_candidate(self) -> Comparison:
+        """Compare on the shared validation set and register the candidate (status: candidate)."""
+        active, cand = self.load_evaluation("active"), self.load_evaluation("candidate")
+        self.comparison = compare(active, cand, self.tolerance)
+        trained_on = {"store": str(self.store_path), "samples": [s.sha256 for s in self.plan.train],
+                      "validation_keys": self.plan.val_keys, "validation_samples": [s.sha256 for s in self.plan.val],
+                      "synthetic": self.settings.synthetic, "run_dir": str(self.run_dir)}
+        metrics = {**self.comparison.candidate, "per_embryo": per_embryo(cand)}
+        parent_metrics = {**self.comparison.active, "per_embryo": per_embryo(active)}
+        e = self.registry.register(self.candidate_path, parent=self.parent_version, trained_on=trained_on,
+                                   metrics=metrics, parent_metrics=parent_metrics)
+        self.candidate_version = e.version
+        return self.comparison
+
+    def decide(self, accept: bool) -> tuple[bool, str]:
+        """(activated, message). The rule: accepted by the user AND not worse beyond the tolerance."""
+        if self.candidate_version is None or self.comparison is None:
+            raise RegistryError("no candidate registered")
+        if not accept:
+            reason = "not accepted by the user"
+        elif self.comparison.worse:
+            reason = "worse than the active model: " + "; ".join(self.comparison.reasons)
+        else:
+            self.registry.set_status(self.candidate_version, "accepted")
+            self.registry.activate(self.candidate_version)
+            return True, f"model {self.candidate_version} is now active (parent {self.parent_version})"
+        self.registry.set_status(self.candidate_version, "rejected", reason)
+        return False, f"model {self.candidate_version} was kept but not activated: {reason}"
+
+
+def _popen(cmd: list[str], stdout, stderr) -> subprocess.Popen:
+    kw = {"start_new_session": True} if os.name != "nt" else {
+        "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
+    return subprocess.Popen(cmd, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, **kw)
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = TERMINATE_GRACE_S) -> int:
+    """Terminate (the trainer saves and exits on SIGTERM), kill after ``grace_s``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+class Cancelled(Exception):
+    pass
+
+
+def run_process(cmd: list[str], log: Path, on_line: Callable[[str], object] | None = None,
+                should_stop: Callable[[], bool] | None = None) -> int:
+    """Run one step; stdout lines to ``on_line``, stderr to ``log``; ``should_stop`` cancels."""
+    import threading
+
+    with open(log, "ab") as err:
+        proc = _popen(cmd, subprocess.PIPE, err)
+        stopper = None
+        if should_stop is not None:
+            def watch():
+                while proc.poll() is None:
+                    if should_stop():
+                        stop_process(proc)
+                        return
+                    time.sleep(0.1)
+            stopper = threading.Thread(target=watch, daemon=True)
+            stopper.start()
+        for raw in proc.stdout:
+            if on_line is not None:
+                on_line(raw.decode("utf-8", "replace"))
+        rc = proc.wait()
+        if stopper is not None:
+            stopper.join()
+    if should_stop is not None and should_stop():
+        raise Cancelled("cancelled")
+    return rc
+
+
+def run_blocking(session: FineTuneSession, on_event: Callable[[dict], object] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> Comparison:
+    """The whole path without Qt (tests, bench): prepare, train, evaluate, register."""
+    if session.plan is None:
+        session.prepare()
+    log = session.run_dir / "subprocess.log"
+
+    def line(s):
+        ev = session.on_line(s)
+        if ev is not None and on_event is not None:
+            on_event(ev)
+
+    rc = run_process(session.train_command(), log, line, should_stop)
+    if rc != 0 or not session.candidate_path.is_file():
+        raise RuntimeError(f"training failed (exit {rc}): {_tail(log)}")
+    for name, cmd in session.evaluate_commands():
+        rc = run_process(cmd, log, None, should_stop)
+        if rc != 0:
+            raise RuntimeError(f"evaluation of the {name} model failed (exit {rc}): {_tail(log)}")
+    return session.register_candidate()
+
+
+def _tail(path: Path, n: int = 600) -> str:
+    try:
+        return path.read_text("utf-8", "replace")[-n:].strip()
+    except OSError:
+        return ""
+
+
+__all__ = ["Cancelled", "Comparison", "FineTuneSession", "SampleRef", "SplitPlan", "Tolerance", "TrainSettings",
+           "app_command", "choose_validation", "compare", "evaluate_command", "parse_progress", "per_embryo",
+           "plan_split", "read_samples", "run_blocking", "run_process", "snapshot", "stop_process",
+           "train_command"]
