@@ -57,7 +57,9 @@ class FolderFrames:
         return len(self.items)
 
     def key(self, i: int) -> str:
-        return embryo_key(self.items[i][0].stem)
+        # The file name with its suffix: parse_name strips one suffix, and a stem
+        # like "D2024.10.20_..." would lose its date after the first dot.
+        return embryo_key(self.items[i][0].name)
 
     def get(self, i: int) -> FrameSample:
         if i in self._cache:
@@ -85,7 +87,7 @@ class LabelmeFrames:
         return len(self.items)
 
     def key(self, i: int) -> str:
-        return embryo_key(self.items[i].stem)
+        return embryo_key(self.items[i].name)
 
     def get(self, i: int) -> FrameSample:
         from app.core.labelme_io import read_labelme
