@@ -24,7 +24,7 @@ STATUSES = (NOT_GRADED, GRADED, REVIEWED, CORRECTED, ERROR)
 STATUS_ORDER = {s: i for i, s in enumerate((NOT_GRADED, QUEUED, GRADED, REVIEWED, CORRECTED, ERROR))}
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     path: Path
     name: str
@@ -38,7 +38,7 @@ class Entry:
     grade: str = ""
     borderline: bool = False
     disagreement: bool = False
-    _info: TimelapseInfo | None = field(default=None, repr=False)
+    _info: TimelapseInfo | None = field(default=None, repr=False, compare=False)
 
     @property
     def info(self) -> TimelapseInfo:

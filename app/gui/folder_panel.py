@@ -275,9 +275,14 @@ class FolderPanel(QWidget):
         self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.setWordWrap(False)
         hh = self.table.horizontalHeader()
+        # Fixed widths: ResizeToContents would ask every row of a 10,000-image folder for its data.
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(False)
+        for c, w in ((COL_EMBRYO, 110), (COL_HOURS, 44), (COL_STATUS, 112), (COL_PCT, 52),
+                     (COL_GRADE, 52), (COL_UNC, 40)):
+            hh.resizeSection(c, w)
         hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for c in range(1, len(COLUMNS)):
-            hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 
         self.status_combo = QComboBox(self)
