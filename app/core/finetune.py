@@ -416,12 +416,15 @@ class Cancelled(Exception):
 
 
 def run_process(cmd: list[str], log: Path, on_line: Callable[[str], object] | None = None,
-                should_stop: Callable[[], bool] | None = None) -> int:
+                should_stop: Callable[[], bool] | None = None,
+                on_start: Callable[[subprocess.Popen], object] | None = None) -> int:
     """Run one step; stdout lines to ``on_line``, stderr to ``log``; ``should_stop`` cancels."""
     import threading
 
     with open(log, "ab") as err:
         proc = _popen(cmd, subprocess.PIPE, err)
+        if on_start is not None:
+            on_start(proc)
         stopper = None
         if should_stop is not None:
             def watch():
@@ -444,7 +447,8 @@ def run_process(cmd: list[str], log: Path, on_line: Callable[[str], object] | No
 
 
 def run_blocking(session: FineTuneSession, on_event: Callable[[dict], object] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> Comparison:
+                 should_stop: Callable[[], bool] | None = None,
+                 on_start: Callable[[subprocess.Popen], object] | None = None) -> Comparison:
     """The whole path without Qt (tests, bench): prepare, train, evaluate, register."""
     if session.plan is None:
         session.prepare()
@@ -455,11 +459,11 @@ def run_blocking(session: FineTuneSession, on_event: Callable[[dict], object] | 
         if ev is not None and on_event is not None:
             on_event(ev)
 
-    rc = run_process(session.train_command(), log, line, should_stop)
+    rc = run_process(session.train_command(), log, line, should_stop, on_start)
     if rc != 0 or not session.candidate_path.is_file():
         raise RuntimeError(f"training failed (exit {rc}): {_tail(log)}")
     for name, cmd in session.evaluate_commands():
-        rc = run_process(cmd, log, None, should_stop)
+        rc = run_process(cmd, log, None, should_stop, on_start)
         if rc != 0:
             raise RuntimeError(f"evaluation of the {name} model failed (exit {rc}): {_tail(log)}")
     return session.register_candidate()

@@ -308,7 +308,9 @@ class Registry:
         with _LOCK:
             data = self._read()
             models, active = data["models"], data["active"]
-            if active is None or models[active].bundled:
+            if active is None:
+                raise RegistryError("no model is active: there is nothing to roll back")
+            if models[active].bundled:
                 raise RegistryError("the active model is the bundled one: there is nothing to roll back to")
             parent = models[active].parent
             target = models.get(parent) if parent else None
