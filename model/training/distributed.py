@@ -72,3 +72,21 @@ def broadcast_flag(flag: bool, device: torch.device) -> bool:
     t = torch.tensor([1 if flag else 0], device=device)
     dist.broadcast(t, 0)
     return bool(t.item())
+
+
+def sync_buffers(model: torch.nn.Module) -> None:
+    """Average BatchNorm running statistics over ranks.
+
+    DDP keeps parameters identical through averaged gradients, but each rank's
+    BN statistics follow its own batches; averaging them at epoch ends keeps
+    every rank's model the same (the one rank 0 saves, and validates).
+    """
+    if not dist.is_initialized():
+        return
+    world = dist.get_world_size()
+    for b in model.buffers():
+        if b.is_floating_point():
+            dist.all_reduce(b.data)
+            b.data /= world
+        else:
+            dist.broadcast(b.data, 0)

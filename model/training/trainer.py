@@ -269,6 +269,7 @@ class Trainer:
             if D.broadcast_flag(out_of_time, self.device):
                 stopped = True
                 break
+        D.sync_buffers(self.model)
         mean = D.all_mean(total / max(count, 1), self.device)
         return mean, {k: v / max(count, 1) for k, v in sums.items()}, stopped
 
