@@ -29,10 +29,14 @@ def mask_digest(mask: np.ndarray | None) -> str | None:
     return None if mask is None else hashlib.blake2b(np.ascontiguousarray(mask), digest_size=16).hexdigest()
 
 
-def _append_job(store, rev, image, digest: str | None, skip_if: str | None):
+def _append_job(job: int, store, rev, image, digest: str | None, skip_if: str | None):
+    # Errors come back as values: one slot on the saver handles every outcome.
     if digest is not None and digest == skip_if:
-        return None  # unchanged since the last stored state: nothing to record
-    return store.append(rev, image=image), rev.status, digest
+        return job, None, None  # unchanged since the last stored state: nothing to record
+    try:
+        return job, (store.append(rev, image=image), rev.status, digest), None
+    except Exception as exc:  # StoreError, OSError, RevisionError...
+        return job, None, f"save failed: {exc}"
 
 
 class AutoSaver(QObject):
@@ -50,6 +54,8 @@ class AutoSaver(QObject):
         self.editor: LabelEditor | None = None
         self._stored_digest: dict[str, str | None] = {}  # sha -> digest of the last stored mask
         self._in_flight = 0
+        self._jobs: dict[int, tuple[str, LabelEditor | None, int | None]] = {}
+        self._next_job = 0
         self.last_error = ""
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -132,14 +138,25 @@ class AutoSaver(QObject):
         image = self.ctx.image if self.ctx is not None and self.ctx.sha256 == rev.sha256 else None
         skip_if = None if force else self._stored_digest.get(rev.sha256)
         version = editor.version if editor is not None else None
-        w = GeneratorWorker(_append_job, self.store, rev, image, digest, skip_if)
-        w.signals.returned.connect(lambda res, e=editor, v=version, s=rev.sha256: self._done(s, e, v, res))
-        w.signals.errored.connect(lambda exc, s=rev.sha256: self._fail(s, f"save failed: {exc}"))
+        self._next_job += 1
+        self._jobs[self._next_job] = (rev.sha256, editor, version)
+        w = GeneratorWorker(_append_job, self._next_job, self.store, rev, image, digest, skip_if)
+        # Bound slots of this QObject, not lambdas: a lambda's queued call dies with the
+        # worker's signals object, which the shared worker registry may free first.
+        w.signals.returned.connect(self._on_returned)
         w.signals.finished.connect(self._finished)
         self._in_flight += 1
         start(w, self.pool)
         self.state_changed.emit("saving…")
         return True
+
+    def _on_returned(self, value) -> None:
+        job, result, error = value
+        sha, editor, version = self._jobs.pop(job, ("", None, None))
+        if error is not None:
+            self._fail(sha, error)
+        else:
+            self._done(sha, editor, version, result)
 
     def _done(self, sha: str, editor: LabelEditor | None, version: int | None, result) -> None:
         if editor is not None and version is not None:

@@ -2,8 +2,8 @@
 
 Pure wiring to an ``EditController``; every action is also reachable by
 keyboard so an embryologist can keep one hand on the mouse: B brush,
-E eraser, P polygon, G fill, D delete fragment, N pan; 1 / 2 paint
-blastomere / fragment; [ and ] brush size; Ctrl+Z, Ctrl+Shift+Z (or Ctrl+Y).
+E eraser, P polygon, G fill, X delete fragment, N pan; C switches the
+paint class; [ and ] brush size; Ctrl+Z, Ctrl+Shift+Z (or Ctrl+Y).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from app.gui.edit_tools import (
     EditController,
 )
 
-TOOL_KEYS = {NAVIGATE: "N", BRUSH: "B", ERASER: "E", POLYGON: "P", FLOOD: "G", DELETE: "D"}
+# Keys the main window leaves free (A/D step images, F fit, 1 is 1:1, L levels, Space hides).
+TOOL_KEYS = {NAVIGATE: "N", BRUSH: "B", ERASER: "E", POLYGON: "P", FLOOD: "G", DELETE: "X"}
 TOOL_TIPS = {
     NAVIGATE: "Left button pans, wheel zooms",
     BRUSH: "Paint the chosen class; drag to draw",
@@ -61,16 +62,16 @@ class EditToolbar(QToolBar):
         self.addSeparator()
 
         self.class_combo = QComboBox(self)
-        self.class_combo.setToolTip("Class painted by brush, polygon and fill (1 / 2)")
+        self.class_combo.setToolTip("Class painted by brush, polygon and fill (C switches)")
         for value, name in CLASS_NAMES.items():
             self.class_combo.addItem(name, value)
         self.class_combo.setCurrentIndex(self.class_combo.findData(c.value))
         self.class_combo.currentIndexChanged.connect(
             lambda _i: c.set_value(self.class_combo.currentData()))
         self.addWidget(self.class_combo)
-        for value, name in CLASS_NAMES.items():
-            self._action(f"Paint {name.lower()}", str(value),
-                         lambda _=False, v=value: c.set_value(v), visible=False)
+        self.class_action = self._action(
+            "Switch paint class", "C",
+            lambda: c.set_value(FRAGMENT if c.value == BLASTOMERE else BLASTOMERE), visible=False)
 
         self.size_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.size_slider.setRange(MIN_RADIUS, MAX_RADIUS)

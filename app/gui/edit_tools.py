@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainterPath, QPen
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
 from app.core.brush import BBox
@@ -75,24 +75,37 @@ class EditController(QObject):
         view.view_box.addItem(self._cursor, ignoreBounds=True)
         view.view_box.addItem(self._poly_item, ignoreBounds=True)
 
-        # Esc / Enter only while the image has focus, so they never steal a text field's keys.
-        self.cancel_action = self._view_action("Cancel gesture", QKeySequence(Qt.Key.Key_Escape),
-                                               self.cancel)
-        self.finish_action = self._view_action("Close polygon", QKeySequence(Qt.Key.Key_Return),
-                                               self.finish_polygon)
-        self._view_action("Close polygon", QKeySequence(Qt.Key.Key_Enter), self.finish_polygon)
+        # Esc / Enter act only while a gesture is in progress, and then win over the window's
+        # own Esc (cancel grading): the view claims them through ShortcutOverride.
+        view.graphics.installEventFilter(self)
 
-    def _view_action(self, text: str, key: QKeySequence, slot) -> QAction:
-        act = QAction(text, self.view.graphics)
-        act.setShortcut(key)
-        act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        act.triggered.connect(slot)
-        self.view.graphics.addAction(act)
-        return act
+    def eventFilter(self, obj, ev):  # noqa: N802 (Qt naming)
+        t = ev.type()
+        if t in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and self.busy:
+            key = ev.key()
+            if key in (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                ev.accept()
+                if t == QEvent.Type.KeyPress:
+                    if key == Qt.Key.Key_Escape:
+                        self.cancel()
+                    else:
+                        self.finish_polygon()
+                return True
+        return False
+
+    @property
+    def busy(self) -> bool:
+        """A drag or a polygon is in progress."""
+        return bool(self._poly) or self._last is not None
 
     # -- configuration ---------------------------------------------------------------------
     def set_editor(self, editor: LabelEditor | None) -> None:
         """Edit ``editor`` (the current image's); the view shows its live mask array."""
+        if editor is not None and editor is self.editor:
+            # Re-shown (e.g. regraded): keep any gesture in progress, just show the live array.
+            if self.view.mask is not editor.mask:
+                self.view.set_mask(editor.mask)
+            return
         self.cancel()
         if self.editor is not None:
             self.editor.remove_listener(self._on_region)
@@ -268,6 +281,7 @@ class EditController(QObject):
     def detach(self) -> None:
         self.set_editor(None)
         self.view.set_tool(None)
+        self.view.graphics.removeEventFilter(self)
         for item in (self._cursor, self._poly_item):
             self.view.view_box.removeItem(item)
 
