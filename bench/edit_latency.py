@@ -67,11 +67,48 @@ def bench(n: int, radius: float, repeats: int, rng) -> dict:
             "redo": _ms(redo), "delete": _ms(delete)}
 
 
+def bench_view(n: int, radius: float, segments: int = 40) -> dict:
+    """Segment + the view's recolouring + pyqtgraph's render of the mask item, offscreen.
+
+    The render is what a paint event costs; if it is O(image) the brush
+    stutters however cheap the edit itself is.
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.image_view import ImageView
+
+    app = QApplication.instance() or QApplication([])
+    view = ImageView()
+    view.resize(800, 800)
+    view.show()
+    ed = LabelEditor(_embryo_mask(n))
+    view.set_image(np.full((n, n), 120, np.uint8))
+    view.set_prediction_overlays(ed.mask, {})
+    app.processEvents()
+    ed.add_listener(lambda b: view.update_mask_region(b.y0, b.y1, b.x0, b.x1))
+    edit, render = [], []
+    y = x = n / 2
+    ed.begin_stroke()
+    for _ in range(segments):
+        t = time.perf_counter()
+        ed.paint_segment((y, x), (y + 5, x + 8), radius, FRAGMENT)
+        edit.append(time.perf_counter() - t)
+        y, x = y + 5, x + 8
+        t = time.perf_counter()
+        view.mask_item.render()
+        render.append(time.perf_counter() - t)
+    ed.end_stroke()
+    view.close()
+    return {"edit": _ms(edit), "render": _ms(render)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096])
     ap.add_argument("--radii", type=float, nargs="+", default=[10, 40])
+    ap.add_argument("--no-gui", action="store_true", help="skip the image view's redraw timing")
     args = ap.parse_args(argv)
     print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}; "
           f"python {platform.python_version()}; numpy {np.__version__}; {platform.platform()}")
@@ -89,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{b['end'][0]:7.2f} {b['end'][1]:7.2f} | {b['undo'][0]:7.2f} {b['undo'][1]:7.2f} | "
                   f"{b['redo'][0]:7.2f} {b['redo'][1]:7.2f} | {b['delete'][0]:8.2f}")
     print(f"worst p95 per segment: {worst:.3f} ms (target: well under 5 ms)")
+    if not args.no_gui:
+        print("\nimage view, radius 10: segment + update_mask_region | mask item render (ms)")
+        for n in args.sizes:
+            b = bench_view(n, 10)
+            print(f"{n}x{n:<5} edit median {b['edit'][0]:6.2f} p95 {b['edit'][1]:6.2f} | "
+                  f"render median {b['render'][0]:6.2f} p95 {b['render'][1]:6.2f}")
     return 0 if worst < 5.0 else 1
 
 
