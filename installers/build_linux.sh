@@ -60,6 +60,8 @@ if [ -n "$CUDA" ]; then
         "$PY" -m venv "$VENV"
         "$VENV/bin/python" -m pip install --upgrade pip
     fi
+    # no extra index here: a CPU index (as CI sets for the CPU variant) could win
+    unset PIP_EXTRA_INDEX_URL
     "$VENV/bin/python" -m pip install "$TORCH_PIN" --index-url "https://download.pytorch.org/whl/$CUDA"
     "$VENV/bin/python" -m pip install -r requirements.txt
     PY="$VENV/bin/python"

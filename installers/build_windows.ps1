@@ -45,6 +45,7 @@ if ($Cuda) {
         Invoke-Checked $Py -m venv $Venv
         Invoke-Checked "$Venv\Scripts\python.exe" -m pip install --upgrade pip
     }
+    Remove-Item Env:PIP_EXTRA_INDEX_URL -ErrorAction SilentlyContinue  # a CPU index could win
     Invoke-Checked "$Venv\Scripts\python.exe" -m pip install $TorchPin --index-url "https://download.pytorch.org/whl/$Cuda"
     Invoke-Checked "$Venv\Scripts\python.exe" -m pip install -r requirements.txt
     $Py = "$Venv\Scripts\python.exe"
