@@ -28,3 +28,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
+
+# The Linux one-folder bundle dist/EmbryoGrade/ and its --self-test (installers/README.md).
+# Before resources/models/default.pt exists: make installer INSTALLER_ARGS="--self-test-model CKPT"
+installer: $(STAMP)
+	PYTHON=$(PY) installers/build_linux.sh $(INSTALLER_ARGS)
