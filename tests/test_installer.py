@@ -67,6 +67,7 @@ def test_bundle_layout(bundle):
     platforms = internal / "PySide6" / "Qt" / "plugins" / "platforms"
     assert (platforms / "libqxcb.so").is_file() and (platforms / "libqoffscreen.so").is_file()
     assert not (internal / "torch" / "include").exists()  # headers excluded
+    assert sorted(p.name for p in (internal / "torch" / "bin").iterdir()) == ["torch_shm_manager"]
     assert not (internal / "tkinter").exists()
     if (ROOT / "resources" / "models" / "default.pt").is_file():
         assert (internal / "resources" / "models" / "default.pt").is_file()
