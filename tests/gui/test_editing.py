@@ -274,3 +274,30 @@ def test_annotator_is_asked_once_and_remembered(tmp_path):
     assert ann() == "E. Mbryo" and ann() == "E. Mbryo"
     assert len(asked) == 1
     assert stored_name(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)) == "E. Mbryo"
+
+
+def test_esc_cancels_a_polygon_even_when_the_window_binds_esc(qtbot, rig):
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QMainWindow
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    win.setCentralWidget(rig.view)
+    fired = []
+    esc = QAction("Cancel grading", win, shortcut=QKeySequence("Esc"))
+    esc.triggered.connect(lambda: fired.append(1))
+    win.addAction(esc)
+    win.show()
+    win.activateWindow()
+    qtbot.waitActive(win)  # window shortcuts fire only in the active window
+    rig.view.graphics.setFocus()
+    rig.ctl.set_tool(POLYGON)
+    rig.ctl.press(30.0, 30.0)
+    rig.ctl.press(40.0, 30.0)
+    assert rig.ctl.busy
+    qtbot.keyClick(rig.view.graphics, Qt.Key.Key_Escape)
+    assert not rig.ctl.busy and not fired  # the gesture took Esc
+    for x, y in ((30.0, 30.0), (40.0, 30.0), (40.0, 40.0)):
+        rig.ctl.press(x, y)
+    qtbot.keyClick(rig.view.graphics, Qt.Key.Key_Return)
+    assert rig.editor.history.undo_kind == "polygon"
