@@ -9,6 +9,8 @@ It exists so that what only a frozen app needs stays out of main.py:
   PyInstaller's own runtime hook makes it work on every platform.
 - macOS versions before 10.9 passed ``-psn_<id>`` to apps started from the
   Finder; argparse would refuse it.
+- ``TORCHDYNAMO_DISABLE=1``: a bundle has no C compiler, so an accidental
+  ``torch.compile`` must stay a no-op instead of failing mid-training.
 
 ``main`` imports torch before anything can import Qt (WinError 1114).
 """
@@ -32,6 +34,7 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()
     sys.argv = [a for a in sys.argv if not a.startswith("-psn_")]
     _start_method()
+    os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")
 
     import main
 
