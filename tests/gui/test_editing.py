@@ -281,7 +281,6 @@ def test_esc_cancels_a_polygon_even_when_the_window_binds_esc(qtbot, rig):
     from PySide6.QtWidgets import QMainWindow
 
     win = QMainWindow()
-    qtbot.addWidget(win)
     win.setCentralWidget(rig.view)
     fired = []
     esc = QAction("Cancel grading", win, shortcut=QKeySequence("Esc"))
@@ -301,3 +300,6 @@ def test_esc_cancels_a_polygon_even_when_the_window_binds_esc(qtbot, rig):
         rig.ctl.press(x, y)
     qtbot.keyClick(rig.view.graphics, Qt.Key.Key_Return)
     assert rig.editor.history.undo_kind == "polygon"
+    win.takeCentralWidget()  # the rig's view is torn down by qtbot, not with the window
+    win.close()
+    win.deleteLater()
