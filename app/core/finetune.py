@@ -321,12 +321,18 @@ class FineTuneSession:
     comparison: Comparison | None = None
     candidate_version: str | None = None
 
-    def prepare(self) -> SplitPlan:
-        """Split and snapshot (seconds for hundreds of images: run it off the GUI thread)."""
+    def make_plan(self, persist: bool = True) -> SplitPlan:
+        """The split (fast: metadata only). ``persist=False`` shows it without fixing a new choice."""
         samples = read_samples(self.store_path, self.key_fn)
         if not samples:
             raise ValueError(f"{self.store_path}: the store holds no corrections yet")
-        self.plan = plan_split(samples, self.store_path, val_keys=self.val_keys, seed=self.settings.seed)
+        self.plan = plan_split(samples, self.store_path, val_keys=self.val_keys, seed=self.settings.seed,
+                               persist=persist)
+        return self.plan
+
+    def prepare(self) -> SplitPlan:
+        """Split and snapshot (seconds for hundreds of images: run it off the GUI thread)."""
+        self.make_plan(persist=True)
         if not self.plan.train:
             raise ValueError("every annotated embryo is in the fixed validation set: annotate other embryos")
         self.run_dir.mkdir(parents=True, exist_ok=True)

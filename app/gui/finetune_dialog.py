@@ -1,0 +1,420 @@
+"""Model → Fine-tune from corrections…: the dialog, and ``install_finetuning(window)``.
+
+Training and both evaluations run as ``main.py`` subprocesses (QProcess), so
+the window stays responsive and a crash of torch cannot take it down; the
+orchestration (split, command lines, promotion rule, registry) is the
+Qt-free ``app.core.finetune``. See docs/fine-tuning.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, QTimer, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
+
+from app.core import finetune as F
+from app.core.registry import Registry
+from app.gui.loss_plot import LossPlot
+
+GRACE_MS = int(F.TERMINATE_GRACE_S * 1000)
+ROWS = (("images", "n_images", "{:.0f}"), ("fragment Dice", "fragment_dice", "{:.3f}"),
+        ("fraction MAE (points)", "fraction_mae_pts_mask", "{:.2f}"),
+        ("quadratic κ", "grade_kappa_quadratic", "{:.3f}"), ("grade accuracy", "grade_accuracy", "{:.3f}"),
+        ("regression MAE (points)", "fraction_mae_pts_regression", "{:.2f}"))
+
+
+def _fmt(v, spec: str) -> str:
+    return "–" if v is None else spec.format(v)
+
+
+class FineTuneDialog(QDialog):
+    """States: idle → preparing → training → evaluating → decided | cancelled | failed."""
+
+    model_activated = Signal(object)  # Path of the newly active checkpoint
+    state_changed = Signal(str)
+
+    def __init__(self, store_path: Path, registry: Registry | None = None, run_root: Path | None = None,
+                 settings: F.TrainSettings | None = None, tolerance: F.Tolerance | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Fine-tune from corrections")
+        self.resize(900, 720)
+        self.registry = registry or Registry()
+        store_path = Path(store_path)
+        run_root = Path(run_root) if run_root else store_path.parent / "finetune" / "runs"
+        run_dir = run_root / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.session = F.FineTuneSession(store_path, run_dir, self.registry, settings or F.TrainSettings(),
+                                         tolerance or F.Tolerance())
+        self.state = "idle"
+        self.process: QProcess | None = None
+        self._steps: list[tuple[str, list[str]]] = []
+        self._stdout_buf = b""
+        self._stderr_tail = b""
+        self._worker = None
+        self._build()
+        self._show_plan()
+
+    # -- building --------------------------------------------------------------------------
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        self.info = QLabel(self)
+        self.info.setWordWrap(True)
+        lay.addWidget(self.info)
+
+        top = QHBoxLayout()
+        vbox = QGroupBox("Validation embryos (fixed for this folder)", self)
+        vl = QVBoxLayout(vbox)
+        self.val_list = QListWidget(vbox)
+        self.val_list.setMaximumHeight(120)
+        vl.addWidget(self.val_list)
+        top.addWidget(vbox, 1)
+        form_box = QGroupBox("Settings", self)
+        form = QFormLayout(form_box)
+        s, t = self.session.settings, self.session.tolerance
+        self.epochs = QSpinBox(form_box, minimum=1, maximum=500, value=s.epochs)
+        self.synthetic = QSpinBox(form_box, minimum=0, maximum=100000, value=s.synthetic, singleStep=50)
+        self.synthetic.setToolTip("synthetic frames mixed in per epoch, against forgetting")
+        self.dice_tol = QDoubleSpinBox(form_box, minimum=0, maximum=1, decimals=3, singleStep=0.005,
+                                       value=t.max_dice_drop)
+        self.mae_tol = QDoubleSpinBox(form_box, minimum=0, maximum=50, decimals=2, singleStep=0.25,
+                                      value=t.max_mae_rise_pts)
+        form.addRow("epochs", self.epochs)
+        form.addRow("synthetic frames", self.synthetic)
+        form.addRow("allowed fragment Dice drop", self.dice_tol)
+        form.addRow("allowed MAE rise (points)", self.mae_tol)
+        top.addWidget(form_box, 1)
+        lay.addLayout(top)
+
+        prog = QHBoxLayout()
+        self.progress = QProgressBar(self)
+        self.status = QLabel("ready", self)
+        prog.addWidget(self.progress, 1)
+        prog.addWidget(self.status, 2)
+        lay.addLayout(prog)
+        self.plot = LossPlot(self)
+        lay.addWidget(self.plot, 2)
+
+        res = QHBoxLayout()
+        self.table = QTableWidget(len(ROWS), 3, self)
+        self.table.setHorizontalHeaderLabels(["active", "candidate", "change"])
+        self.table.setVerticalHeaderLabels([r[0] for r in ROWS])
+        self.embryo_table = QTableWidget(0, 4, self)
+        self.embryo_table.setHorizontalHeaderLabels(["embryo", "images", "MAE active", "MAE candidate"])
+        res.addWidget(self.table, 1)
+        res.addWidget(self.embryo_table, 1)
+        lay.addLayout(res, 1)
+        self.verdict = QLabel(self)
+        self.verdict.setWordWrap(True)
+        lay.addWidget(self.verdict)
+
+        buttons = QDialogButtonBox(self)
+        self.start_button = QPushButton("Start", self)
+        self.cancel_button = QPushButton("Cancel training", self)
+        self.accept_button = QPushButton("Use the candidate", self)
+        self.reject_button = QPushButton("Keep the active model", self)
+        self.close_button = QPushButton("Close", self)
+        for b in (self.start_button, self.cancel_button, self.accept_button, self.reject_button, self.close_button):
+            buttons.addButton(b, QDialogButtonBox.ButtonRole.ActionRole)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.accept_button.clicked.connect(lambda: self.decide(True))
+        self.reject_button.clicked.connect(lambda: self.decide(False))
+        self.close_button.clicked.connect(self.close)
+        lay.addWidget(buttons)
+        self._set_state("idle")
+
+    def _show_plan(self) -> None:
+        active = self.registry.active_version()
+        try:
+            plan = self.session.make_plan(persist=False)
+        except (OSError, ValueError) as exc:
+            self.info.setText(f"Cannot fine-tune: {exc}")
+            self.start_button.setEnabled(False)
+            return
+        self.info.setText(f"Store: {self.session.store_path}<br>Starting model: <b>{active or 'none'}</b><br>"
+                          f"{plan.summary()}" + (f"<br>{plan.note}" if plan.note else "")
+                          + ("<br><i>First fine-tune of this folder: these validation embryos will be kept "
+                             "for every later fine-tune.</i>" if plan.new_choice else ""))
+        counts: dict[str, int] = {}
+        for s in plan.val:
+            counts[s.key] = counts.get(s.key, 0) + 1
+        self.val_list.clear()
+        for k in plan.val_keys:
+            self.val_list.addItem(f"{k}  ({counts.get(k, 0)} images)")
+        if not plan.val or not plan.train:
+            self.start_button.setEnabled(False)
+            self.verdict.setText("Annotate at least two embryos (with masks) to fine-tune: one is kept "
+                                 "for validation.")
+
+    def _set_state(self, state: str, text: str | None = None) -> None:
+        self.state = state
+        running = state in ("preparing", "training", "evaluating")
+        self.start_button.setEnabled(state == "idle")
+        self.cancel_button.setEnabled(running)
+        self.accept_button.setEnabled(state == "compared")
+        self.reject_button.setEnabled(state == "compared")
+        for w in (self.epochs, self.synthetic, self.dice_tol, self.mae_tol):
+            w.setEnabled(state == "idle")
+        self.progress.setRange(0, 0 if state in ("preparing", "evaluating") else 100)
+        if text is not None:
+            self.status.setText(text)
+        self.state_changed.emit(state)
+
+    # -- running -----------------------------------------------------------------------------
+    def start(self) -> None:
+        from app.gui.workers import GeneratorWorker, start
+
+        s = self.session.settings
+        s.epochs, s.synthetic = self.epochs.value(), self.synthetic.value()
+        self.session.tolerance.max_dice_drop = self.dice_tol.value()
+        self.session.tolerance.max_mae_rise_pts = self.mae_tol.value()
+        self.plot.clear()
+        self._set_state("preparing", "copying the corrections into a training snapshot…")
+        w = GeneratorWorker(self.session.prepare)
+        w.signals.returned.connect(self._on_prepared)
+        w.signals.errored.connect(lambda exc: self._fail(f"preparing failed: {exc}"))
+        self._worker = w
+        start(w)
+
+    def _on_prepared(self, plan) -> None:
+        if self.state != "preparing":
+            return  # cancelled meanwhile
+        self._steps = [("train", self.session.train_command()), *self.session.evaluate_commands()]
+        self._run_next()
+
+    def _run_next(self) -> None:
+        name, cmd = self._steps.pop(0)
+        self._current = name
+        if name == "train":
+            self._set_state("training", "starting the trainer…")
+        else:
+            self._set_state("evaluating", f"evaluating the {name} model on the validation embryos…")
+        p = QProcess(self)
+        p.setWorkingDirectory(str(self.session.run_dir))
+        p.readyReadStandardOutput.connect(self._on_stdout)
+        p.readyReadStandardError.connect(self._on_stderr)
+        p.finished.connect(self._on_finished)
+        p.errorOccurred.connect(self._on_error)
+        self._stdout_buf, self._stderr_tail = b"", b""
+        self.process = p
+        p.start(cmd[0], cmd[1:])
+
+    def _on_stdout(self) -> None:
+        p = self.sender() or self.process
+        self._stdout_buf += bytes(p.readAllStandardOutput())
+        *lines, self._stdout_buf = self._stdout_buf.split(b"\n")
+        for line in lines:
+            ev = self.session.on_line(line)
+            if ev is not None:
+                self._on_event(ev)
+
+    def _on_stderr(self) -> None:
+        p = self.sender() or self.process
+        self._stderr_tail = (self._stderr_tail + bytes(p.readAllStandardError()))[-4000:]
+
+    def _on_event(self, ev: dict) -> None:
+        kind = ev["event"]
+        if kind == "stage":
+            self.status.setText(f"training ({ev.get('stage')})…")
+        elif kind == "epoch":
+            n = max(int(ev.get("epochs") or 1), 1)
+            self.progress.setValue(int(100 * ev.get("epoch", 0) / n))
+            eta = ev.get("eta_s")
+            val = ev.get("val") or {}
+            d = val.get("fragment_dice")
+            self.status.setText(f"epoch {ev.get('epoch')}/{n}, loss {_fmt(ev.get('train_loss'), '{:.4f}')}, "
+                                f"validation Dice {_fmt(d, '{:.3f}')}, ETA "
+                                f"{'–' if eta is None else time.strftime('%H:%M:%S', time.gmtime(eta))}")
+            self.plot.add_epoch(ev)
+
+    def _on_error(self, err) -> None:
+        if err == QProcess.ProcessError.FailedToStart:
+            self._fail(f"could not start {self.process.program()}: {self.process.errorString()}")
+
+    def _on_finished(self, code: int, status) -> None:
+        if self.sender() is not self.process or self.state in ("cancelled", "failed"):
+            return
+        self._on_stdout()
+        if code != 0 or status != QProcess.ExitStatus.NormalExit:
+            tail = self._stderr_tail.decode("utf-8", "replace").strip().splitlines()[-3:]
+            self._fail(f"{self._current} step failed (exit {code}): {' '.join(tail)}")
+            return
+        if self._current == "train" and not self.session.candidate_path.is_file():
+            self._fail("training ended without a checkpoint")
+            return
+        if self._steps:
+            self._run_next()
+            return
+        try:
+            cmp_ = self.session.register_candidate()
+        except Exception as exc:  # a damaged evaluation file, a full disk: tell, keep the GUI alive
+            self._fail(f"could not compare the models: {exc}")
+            return
+        self._show_comparison(cmp_)
+
+    def _show_comparison(self, cmp_: F.Comparison) -> None:
+        deltas = cmp_.deltas()
+        for r, (_, key, spec) in enumerate(ROWS):
+            d = deltas.get(key)
+            for c, text in enumerate((_fmt(cmp_.active.get(key), spec), _fmt(cmp_.candidate.get(key), spec),
+                                      "" if d is None else ("+" if d >= 0 else "") + spec.format(d))):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        pa = F.per_embryo(self.session.load_evaluation("active"))
+        pc = F.per_embryo(self.session.load_evaluation("candidate"))
+        self.embryo_table.setRowCount(len(pa))
+        for r, (k, a) in enumerate(pa.items()):
+            c = pc.get(k, {})
+            for col, text in enumerate((k, str(a["n"]), _fmt(a["mae_pts"], "{:.2f}"),
+                                        _fmt(c.get("mae_pts"), "{:.2f}"))):
+                self.embryo_table.setItem(r, col, QTableWidgetItem(text))
+        self.progress.setValue(100)
+        v = self.session.candidate_version
+        if cmp_.worse:
+            self.verdict.setText(f"<b style='color:#d93025'>Candidate {v} is worse than the active model</b> "
+                                 f"and will not be activated: {'; '.join(cmp_.reasons)}. It is kept in the registry.")
+        else:
+            self.verdict.setText(f"<b style='color:#188038'>Candidate {v} is not worse</b> than the active model "
+                                 "within the tolerance. Use it?")
+        self._set_state("compared", "evaluation done")
+
+    def decide(self, accept: bool) -> None:
+        activated, msg = self.session.decide(accept)
+        self.verdict.setText(msg)
+        self._set_state("decided", "activated" if activated else "not activated")
+        if activated:
+            self.model_activated.emit(self.registry.active_path())
+
+    def cancel(self) -> None:
+        """Terminate the subprocess (the trainer saves and exits), kill it after a grace period."""
+        if self.state == "preparing" and self._worker is not None:
+            self._worker.cancel()
+        p = self.process
+        self._set_state("cancelled", "cancelled: nothing was registered or activated")
+        if p is not None and p.state() != QProcess.ProcessState.NotRunning:
+            p.terminate()
+            QTimer.singleShot(GRACE_MS, lambda: p.state() != QProcess.ProcessState.NotRunning and p.kill())
+
+    def _fail(self, msg: str) -> None:
+        self._set_state("failed", "failed")
+        self.verdict.setText(f"<b style='color:#d93025'>{msg}</b>")
+
+    def is_running(self) -> bool:
+        return self.state in ("preparing", "training", "evaluating")
+
+    def closeEvent(self, ev):  # noqa: N802
+        if self.is_running():
+            self.cancel()
+        p = self.process
+        if p is not None and p.state() != QProcess.ProcessState.NotRunning and not p.waitForFinished(GRACE_MS):
+            p.kill()
+            p.waitForFinished(2000)
+        super().closeEvent(ev)
+
+
+class FineTuning:
+    """What ``install_finetuning`` adds to a window; kept as ``window.finetuning``."""
+
+    def __init__(self, window, registry: Registry | None = None):
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QAction
+
+        from app.gui.review_queue_panel import ReviewQueuePanel
+
+        self.window, self.registry, self.dialog = window, registry or Registry(), None
+        menu = window.model_choice.menu
+        menu.addSection("Fine-tuning")
+        self.finetune_action = QAction("Fine-tune from corrections…", window)
+        self.models_action = QAction("Models…", window)
+        self.rollback_action = QAction("Roll back to the previous model", window)
+        self.finetune_action.triggered.connect(self.open_finetune)
+        self.models_action.triggered.connect(self.open_models)
+        self.rollback_action.triggered.connect(self.rollback)
+        for a in (self.finetune_action, self.models_action, self.rollback_action):
+            menu.addAction(a)
+        self.queue_panel = ReviewQueuePanel(window)
+        self.queue_panel.source = self._queue_source
+        self.queue_panel.path_selected.connect(window.folder_panel.select_path)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_panel)
+        menu.addAction(self.queue_panel.toggleViewAction())
+        window.controller.folder_opened.connect(lambda _f: self.queue_panel.refresh())
+        window.model_choice.loaded.connect(lambda _p: self.queue_panel.refresh())
+        # Refreshing on every result would re-read the folder per image; once a batch ends is enough.
+        window.queue.batch_finished.connect(lambda _c: self.queue_panel.refresh())
+
+    def _store_path(self) -> Path | None:
+        from app.core.store import default_store_path
+
+        folder = self.window.controller.folder
+        return default_store_path(folder) if folder is not None else None
+
+    def _queue_source(self):
+        c = self.window.controller
+        if c.folder is None:
+            return None
+        paths = [e.path for e in self.window.folder_panel.model.entries]
+        version = c.predictor.version if c.predictor is not None else None
+        return paths, c.cache, version, self._store_path()
+
+    def open_finetune(self) -> FineTuneDialog | None:
+        store = self._store_path()
+        if store is None:
+            self.window.show_message("open a folder first: fine-tuning learns from its corrections")
+            return None
+        if self.dialog is not None and self.dialog.is_running():
+            self.dialog.raise_()
+            return self.dialog
+        self.dialog = FineTuneDialog(store, self.registry, parent=self.window)
+        self.dialog.model_activated.connect(self._use_model)
+        self.dialog.show()  # modeless: grading and editing go on while it trains
+        return self.dialog
+
+    def open_models(self):
+        from app.gui.model_registry_dialog import ModelRegistryDialog
+
+        d = ModelRegistryDialog(self.registry, self.window)
+        d.active_changed.connect(self._use_model)
+        d.show()
+        return d
+
+    def rollback(self) -> None:
+        from app.core.registry import RegistryError
+
+        try:
+            e = self.registry.rollback()
+        except RegistryError as exc:
+            self.window.show_message(f"⚠ {exc}")
+            return
+        self._use_model(self.registry.path_of(e))
+
+    def _use_model(self, path) -> None:
+        # '' is the window's own spelling of "the bundled model".
+        bundled = Path(path) == self.registry.bundled_path
+        self.window.model_choice.set_model_path("" if bundled else str(path))
+        self.window.show_message(f"model {Path(path).stem if not bundled else 'bundled'} is now active")
+
+
+def install_finetuning(window) -> FineTuning:
+    """Add "Fine-tune from corrections…", "Models…", rollback and the review-queue dock to a MainWindow.
+
+    Uses only public attributes: ``model_choice`` (menu, loaded, set_model_path), ``controller``
+    (folder, cache, predictor, folder_opened), ``queue.batch_finished``, ``folder_panel`` (model.entries,
+    select_path), ``addDockWidget``, ``show_message``.
+    """
+    window.finetuning = FineTuning(window)
+    return window.finetuning
