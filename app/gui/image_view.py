@@ -220,8 +220,12 @@ class ImageView(QWidget):
     def _render_attention(self, name: str) -> None:
         item = self.attention_items[name]
         op = self.attention_opacity.get(name, 0.0)
+        if op <= 0:  # invisible: skip the colouring (the costliest step of showing an image)
+            item.clear()
+            item.setVisible(False)
+            return
         item.setImage(colour_heatmap(self.attention[name], op), autoLevels=False, levels=(0, 255))
-        item.setVisible(op > 0 and not self._hidden)
+        item.setVisible(not self._hidden)
 
     # -- navigation -----------------------------------------------------------------------
     def fit(self) -> None:

@@ -48,7 +48,7 @@ def _outline(mask: np.ndarray) -> np.ndarray:
 
 
 def colour_mask(mask: np.ndarray, style: MaskStyle) -> np.ndarray:
-    """HxW class mask -> HxWx4 uint8 RGBA."""
+    """HxW class mask -> HxWx4 uint8 RGBA (C-contiguous, as colour_mask_region needs)."""
     rgba = np.zeros((*mask.shape, 4), np.uint8)
     colour_mask_region(rgba, mask, style, 0, mask.shape[0], 0, mask.shape[1])
     return rgba
@@ -68,16 +68,18 @@ def colour_mask_region(rgba: np.ndarray, mask: np.ndarray, style: MaskStyle,
     if y1 <= y0 or x1 <= x0:
         return y0, y1, x0, x1
     lut = style.lut()
+    lut32 = lut.view(np.uint32).reshape(256)  # one 32-bit lookup per pixel, not four bytes
+    out32 = rgba.view(np.uint32).reshape(rgba.shape[:2])
     if style.outline:
         # context of one pixel so edges at the box border are right
         cy0, cx0, cy1, cx1 = max(0, y0 - 1), max(0, x0 - 1), min(h, y1 + 1), min(w, x1 + 1)
         sub = mask[cy0:cy1, cx0:cx1]
         edge = _outline(sub)[y0 - cy0:y1 - cy0, x0 - cx0:x1 - cx0]
-        block = lut[mask[y0:y1, x0:x1]]
+        block = lut32.take(mask[y0:y1, x0:x1])
         block[~edge] = 0
     else:
-        block = lut[mask[y0:y1, x0:x1]]
-    rgba[y0:y1, x0:x1] = block
+        block = lut32.take(mask[y0:y1, x0:x1])
+    out32[y0:y1, x0:x1] = block
     return y0, y1, x0, x1
 
 
@@ -95,7 +97,8 @@ HEAT_LUT = _heat_lut()
 
 def colour_heatmap(att: np.ndarray, opacity: float) -> np.ndarray:
     """HxW float in [0, 1] -> HxWx4 uint8; alpha grows with the value so low attention stays clear."""
-    a = np.clip(np.nan_to_num(att.astype(np.float32)), 0.0, 1.0)
+    a = np.clip(att, 0.0, 1.0)  # NaN stays NaN -> index 0 below
+    a = np.where(np.isnan(a), 0.0, a).astype(np.float32, copy=False)
     idx = (a * 255).astype(np.uint8)
     rgba = np.empty((*a.shape, 4), np.uint8)
     rgba[..., :3] = HEAT_LUT[idx]
@@ -104,7 +107,7 @@ def colour_heatmap(att: np.ndarray, opacity: float) -> np.ndarray:
 
 
 def percentile_levels(img: np.ndarray, low: float = 0.5, high: float = 99.5,
-                      max_samples: int = 1 << 18) -> tuple[float, float]:
+                      max_samples: int = 1 << 16) -> tuple[float, float]:
     """Display levels from percentiles of a subsample (fast on big 16-bit frames)."""
     flat = img.reshape(-1) if img.ndim == 2 else img.reshape(-1, img.shape[-1]).mean(1)
     step = max(1, flat.size // max_samples)
