@@ -123,3 +123,15 @@ def test_train_command_end_to_end(tmp_path, capsys):
                "--epochs", "1", "--batch-size", "2", "--workers", "0", "--val-synthetic", "0", "--no-bar"])
     assert rc == 0 and (tmp_path / "ft" / "last.pt").is_file()
     assert main(["train", "--data", "/nonexistent", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_best_is_chosen_in_the_final_stage(tmp_path):
+    tr = Trainer(_tiny(), _frames(), None, _opts(tmp_path), torch.device("cpu"))
+    tr.stage = S.SEGMENT
+    assert tr._is_best(0.5) and not tr._is_best(0.4)
+    tr.stage = S.REGRESS
+    assert tr._is_best(0.6)
+    tr.stage = S.INJECT  # the final stage: its first epoch wins whatever came before
+    assert tr._is_best(0.1) and not tr._is_best(0.05) and tr._is_best(0.2)
+    tr.stage = S.SEGMENT
+    assert not tr._is_best(0.9)

@@ -94,6 +94,7 @@ class Trainer:
         self.out = Path(opts.out)
         self.epoch, self.step, self.elapsed_before = 0, 0, 0.0
         self.best_score = -math.inf
+        self.best_stage = ""
         self.stage: S.Stage | None = None
         self.optimizer = None
         self.wrapped = self.model
@@ -149,7 +150,7 @@ class Trainer:
         if best:
             save_checkpoint(self.out / "best.pt", self.model, meta)
         state = {"epoch": self.epoch, "step": self.step, "elapsed": self.elapsed(),
-                 "best_score": self.best_score, "stage": self.stage.name if self.stage else "",
+                 "best_score": self.best_score, "best_stage": self.best_stage, "stage": self.stage.name if self.stage else "",
                  "optimizer": self.optimizer.state_dict() if self.optimizer else {},
                  "torch_rng": torch.get_rng_state()}
         tmp = self.out / "state.pt.tmp"
@@ -167,6 +168,7 @@ class Trainer:
         st = torch.load(state_path, map_location="cpu", weights_only=True)
         self.epoch, self.step = int(st["epoch"]), int(st["step"])
         self.elapsed_before, self.best_score = float(st["elapsed"]), float(st["best_score"])
+        self.best_stage = str(st.get("best_stage", ""))
         torch.set_rng_state(st["torch_rng"])
         self._pending_opt_state = st["optimizer"] or None
         self._resume_stage = st["stage"]
@@ -210,9 +212,7 @@ class Trainer:
                 train_loss, parts, stopped = self._epoch()
                 self.epoch += 1
                 val = validate(self.model, self.val_frames, self.size, self.device) if info.is_main else {}
-                score = val.get("score", -train_loss)
-                best = score > self.best_score
-                self.best_score = max(self.best_score, score)
+                best = self._is_best(val.get("score", -train_loss))
                 self.save(val, best)
                 self._log(train_loss, parts, val)
                 if stopped:
@@ -232,6 +232,23 @@ class Trainer:
                            "out": str(self.out)})
         D.barrier()
         return val
+
+    def _is_best(self, score: float) -> bool:
+        """Best among epochs of the mode's final stage; earlier ones only until it is reached.
+
+        In two-stage training the head is untrained before stage 2, so a
+        stage-1 epoch with slightly better masks must not become best.pt.
+        """
+        final = S.stage_for(self.opts.mode, 1.0, self.model.head is not None,
+                            self.model.config.feature_injection).name
+        in_final = self.stage.name == final
+        if in_final and self.best_stage != final:
+            self.best_score = -math.inf
+        if in_final or self.best_stage != final:
+            if score > self.best_score:
+                self.best_score, self.best_stage = score, self.stage.name
+                return True
+        return False
 
     def _epoch(self) -> tuple[float, dict, bool]:
         opts, info = self.opts, self.info
