@@ -359,7 +359,9 @@ class FineTuneSession:
 
     @property
     def candidate_path(self) -> Path:
-        return self.run_dir / "train" / "best.pt"
+        # last.pt, not best.pt: best.pt is the maximum over epochs of a score on these same
+        # validation embryos, and a maximum of noisy scores flatters the candidate in the check.
+        return self.run_dir / "train" / "last.pt"
 
     def evaluate_commands(self) -> list[tuple[str, list[str]]]:
         val = self.run_dir / "val.h5"
