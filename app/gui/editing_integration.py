@@ -157,7 +157,8 @@ class EditingIntegration(QObject):
     def _on_stats(self, stats) -> None:
         self.panel.set_stats(stats)
         pred = self.review.current_prediction
-        if pred is not None and self.edit.editor is not None and self.edit.editor.differs_from_model():
+        # No mask comparison here: this runs on every brush segment and must stay O(box).
+        if pred is not None and self.edit.editor is not None and self.edit.editor.version:
             self.window.grade_panel.set_values(pred, {"fragment_pct_mask": stats.percent,
                                                       "grade": stats.grade or "—"})
 
