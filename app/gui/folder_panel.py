@@ -39,10 +39,10 @@ from PySide6.QtWidgets import (
 
 from app.core.imaging import read_image
 from app.gui.entries import ERROR, STATUS_ORDER, STATUSES, Entry
-from app.gui.overlays import percentile_levels
+from app.gui.overlays import display_levels
 from app.gui.workers import GeneratorWorker, make_pool, start
 
-COLUMNS = ("name", "embryo / well", "h", "status", "frag %", "grade", "±")
+COLUMNS = ("name", "embryo/well", "h", "status", "frag %", "grade", "±")
 COL_NAME, COL_EMBRYO, COL_HOURS, COL_STATUS, COL_PCT, COL_GRADE, COL_UNC = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB = 40
@@ -57,7 +57,7 @@ def make_thumbnail(path: Path, size: int = THUMB) -> np.ndarray:
     h, w = img.shape[:2]
     s = size / max(h, w)
     small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    lo, hi = percentile_levels(small, 0.5, 99.5)
+    lo, hi = display_levels(small)
     return np.clip((small.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
 
 
@@ -278,10 +278,11 @@ class FolderPanel(QWidget):
         # Fixed widths: ResizeToContents would ask every row of a 10,000-image folder for its data.
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(False)
-        for c, w in ((COL_EMBRYO, 110), (COL_HOURS, 44), (COL_STATUS, 112), (COL_PCT, 52),
-                     (COL_GRADE, 52), (COL_UNC, 40)):
+        for c, w in ((COL_EMBRYO, 90), (COL_HOURS, 40), (COL_STATUS, 118), (COL_PCT, 54),
+                     (COL_GRADE, 50), (COL_UNC, 40)):
             hh.resizeSection(c, w)
         hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        hh.setMinimumSectionSize(36)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 

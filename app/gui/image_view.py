@@ -34,6 +34,7 @@ from app.gui.overlays import (
     colour_heatmap,
     colour_mask,
     colour_mask_region,
+    display_levels,
     percentile_levels,
 )
 
@@ -120,14 +121,14 @@ class ImageView(QWidget):
 
     # -- content --------------------------------------------------------------------------
     def set_image(self, image: np.ndarray | None, keep_view: bool = False) -> None:
-        """Show an image (uint8/uint16, gray or RGB); levels from percentiles 0.5/99.5."""
+        """Show an image (uint8/uint16, gray or RGB); levels from ``display_levels``."""
         first = self.image is None or image is None or self.image.shape[:2] != image.shape[:2]
         self.image = image
         if image is None:
             self.image_item.clear()
             self.set_prediction_overlays(None, {})
             return
-        self.levels = percentile_levels(image)
+        self.levels = display_levels(image)
         self.image_item.setImage(image, autoLevels=False, levels=self.levels)
         self.levels_changed.emit(*self.levels)
         if first or not keep_view:

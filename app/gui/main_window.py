@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.view)
         self.splitter.addWidget(self.right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([380, 700, 300])
+        self.splitter.setSizes([560, 640, 340])
         self.setCentralWidget(self.splitter)
 
         self._build_status_bar()

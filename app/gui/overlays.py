@@ -109,10 +109,24 @@ def colour_heatmap(att: np.ndarray, opacity: float) -> np.ndarray:
 def percentile_levels(img: np.ndarray, low: float = 0.5, high: float = 99.5,
                       max_samples: int = 1 << 16) -> tuple[float, float]:
     """Display levels from percentiles of a subsample (fast on big 16-bit frames)."""
-    flat = img.reshape(-1) if img.ndim == 2 else img.reshape(-1, img.shape[-1]).mean(1)
+    # RGB: one pair of levels over all channel values, so a tinted brightfield image is not
+    # turned into a saturated colour by stretching a narrow luminance range
+    flat = img.reshape(-1)
     step = max(1, flat.size // max_samples)
     sample = flat[::step]
     lo, hi = np.percentile(sample, [low, high])
     if hi <= lo:
         hi = lo + 1.0
     return float(lo), float(hi)
+
+
+def display_levels(img: np.ndarray) -> tuple[float, float]:
+    """Default levels: percentiles 0.5 / 99.5 for gray and 16-bit images; 8-bit colour as recorded.
+
+    Stretching a tinted 8-bit brightfield RGB frame to its percentiles turns a
+    faint pink into a saturated red, so those keep (0, 255) until the user
+    adjusts the levels.
+    """
+    if img.ndim == 3 and img.dtype == np.uint8:
+        return 0.0, 255.0
+    return percentile_levels(img)
