@@ -483,8 +483,3 @@ def _tail(path: Path, n: int = 600) -> str:
     except OSError:
         return ""
 
-
-__all__ = ["Cancelled", "Comparison", "FineTuneSession", "SampleRef", "SplitPlan", "Tolerance", "TrainSettings",
-           "app_command", "choose_validation", "compare", "evaluate_command", "parse_progress", "per_embryo",
-           "plan_split", "read_samples", "run_blocking", "run_process", "snapshot", "stop_process",
-           "train_command"]

@@ -59,8 +59,11 @@ class FineTuneDialog(QDialog):
         store_path = Path(store_path)
         run_root = Path(run_root) if run_root else store_path.parent / "finetune" / "runs"
         run_dir = run_root / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        self.session = F.FineTuneSession(store_path, run_dir, self.registry, settings or F.TrainSettings(),
-                                         tolerance or F.Tolerance())
+        if settings is None:  # leave a core to the window, which keeps grading while this trains
+            import os
+
+            settings = F.TrainSettings(threads=max(1, (os.cpu_count() or 2) - 1))
+        self.session = F.FineTuneSession(store_path, run_dir, self.registry, settings, tolerance or F.Tolerance())
         self.state = "idle"
         self.process: QProcess | None = None
         self._steps: list[tuple[str, list[str]]] = []
