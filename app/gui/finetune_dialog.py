@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QProgressBar,
@@ -54,7 +55,7 @@ class FineTuneDialog(QDialog):
                  settings: F.TrainSettings | None = None, tolerance: F.Tolerance | None = None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Fine-tune from corrections")
-        self.resize(900, 720)
+        self.resize(960, 820)
         self.registry = registry or Registry()
         store_path = Path(store_path)
         run_root = Path(run_root) if run_root else store_path.parent / "finetune" / "runs"
@@ -84,7 +85,7 @@ class FineTuneDialog(QDialog):
         vbox = QGroupBox("Validation embryos (fixed for this folder)", self)
         vl = QVBoxLayout(vbox)
         self.val_list = QListWidget(vbox)
-        self.val_list.setMaximumHeight(120)
+        self.val_list.setMaximumHeight(90)
         vl.addWidget(self.val_list)
         top.addWidget(vbox, 1)
         form_box = QGroupBox("Settings", self)
@@ -111,7 +112,7 @@ class FineTuneDialog(QDialog):
         prog.addWidget(self.status, 2)
         lay.addLayout(prog)
         self.plot = LossPlot(self)
-        lay.addWidget(self.plot, 2)
+        lay.addWidget(self.plot, 3)
 
         res = QHBoxLayout()
         self.table = QTableWidget(len(ROWS), 3, self)
@@ -119,9 +120,15 @@ class FineTuneDialog(QDialog):
         self.table.setVerticalHeaderLabels([r[0] for r in ROWS])
         self.embryo_table = QTableWidget(0, 4, self)
         self.embryo_table.setHorizontalHeaderLabels(["embryo", "images", "MAE active", "MAE candidate"])
-        res.addWidget(self.table, 1)
-        res.addWidget(self.embryo_table, 1)
-        lay.addLayout(res, 1)
+        for t in (self.table, self.embryo_table):
+            t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            t.setMinimumHeight(215)
+        self.embryo_table.verticalHeader().hide()
+        res.addWidget(self.table, 3)
+        res.addWidget(self.embryo_table, 2)
+        lay.addLayout(res, 2)
         self.verdict = QLabel(self)
         self.verdict.setWordWrap(True)
         lay.addWidget(self.verdict)

@@ -18,7 +18,7 @@ class LossPlot(QWidget):
         for p in (self.loss_plot, self.val_plot):
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.3)
-            p.setMinimumHeight(160)
+            p.setMinimumHeight(130)
             lay.addWidget(p)
         self.val_plot.addLegend(offset=(5, 5))
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1a73e8", width=2), symbol="o", symbolSize=5)
