@@ -205,3 +205,31 @@ def test_cancel_ends_the_subprocess_and_activates_nothing(store, reg, tmp_path):
     with pytest.raises(ProcessLookupError):
         os.kill(procs[0].pid, 0)
     assert [e.status for e in reg.entries()] == ["bundled"] and reg.active_version() == parent
+
+
+# -- review queue on a real result cache ---------------------------------------------------------
+def test_review_queue_reads_the_disk_cache(tmp_path):
+    import numpy as np
+
+    from app.core.imaging import write_png
+    from app.core.result_cache import ResultCache
+    from app.core.review_queue import review_order
+    from model.predictor import Prediction
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    paths = []
+    for i in range(4):
+        p = folder / f"E{i}_RUN1.png"
+        write_png(p, np.full((16, 16), 40 * i, np.uint8))
+        paths.append(p)
+    cache = ResultCache(folder, memory_items=0)  # force the disk path
+    for p, u in zip(paths[:3], (3.0, 11.0, 7.0)):
+        cache.put(cache.file_sha256(p), Prediction(
+            class_mask=np.zeros((16, 16), np.uint8), probabilities=np.zeros((16, 16, 3), np.float32),
+            attention={}, fraction_mask=0.1, fraction_regression=0.1, grade="1", scheme="istanbul",
+            uncertainty=u, borderline=False, disagreement=False, model_version="m1", embryo_box=(0, 0, 16, 16)))
+    order = review_order(paths, ResultCache(folder, memory_items=0), "m1")
+    assert [i.path.name for i in order] == ["E1_RUN1.png", "E2_RUN1.png", "E0_RUN1.png", "E3_RUN1.png"]
+    assert not order[-1].graded
+    assert not any(i.graded for i in review_order(paths, cache, "another-model"))
