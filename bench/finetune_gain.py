@@ -55,10 +55,17 @@ def main(argv=None) -> int:
     if not model.is_file():
         print(f"no model at {model}: train one (resources/models/default.pt) or pass --model", file=sys.stderr)
         return 2
+    from model.checkpoint import read_checkpoint_payload
+
+    _, meta, _ = read_checkpoint_payload(model)
+    seen = [d for d in meta.get("data", []) if args.data.name in str(d)]
     work = args.work or Path(tempfile.mkdtemp(prefix="eg-finetune-gain-"))
     store = work / "annotations.h5"
     print(describe())
     print(f"model {model}\nwork folder {work}")
+    if seen:
+        print(f"WARNING: the start model was trained on {seen}: 'before' is not a held-out number. "
+              "Start from a model that never saw these frames (e.g. the synthetic-only run) to measure the gain.")
     print("NOTE: all frames are one embryo (WELL06): the train/validation split is by FRAME here, "
           "overriding the app's split by embryo.")
 
