@@ -233,3 +233,11 @@ def test_review_queue_reads_the_disk_cache(tmp_path):
     assert [i.path.name for i in order] == ["E1_RUN1.png", "E2_RUN1.png", "E0_RUN1.png", "E3_RUN1.png"]
     assert not order[-1].graded
     assert not any(i.graded for i in review_order(paths, cache, "another-model"))
+
+
+def test_one_embryo_cannot_be_fine_tuned_without_a_check(tmp_path, reg):
+    store = make_store(tmp_path / "one", embryos=1, frames=2, grade_only=0)
+    s = F.FineTuneSession(store, tmp_path / "run", reg, tiny_settings())
+    assert s.make_plan(persist=False).val == []
+    with pytest.raises(ValueError, match="validation embryo"):
+        s.prepare()

@@ -335,6 +335,9 @@ class FineTuneSession:
         self.make_plan(persist=True)
         if not self.plan.train:
             raise ValueError("every annotated embryo is in the fixed validation set: annotate other embryos")
+        if not any(s.has_mask for s in self.plan.val):
+            raise ValueError("no validation embryo with masks: annotate masks of at least two embryos, "
+                             "one is kept aside to check the new model")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         snapshot(self.store_path, [s.sha256 for s in self.plan.train], self.run_dir / "train.h5")
         snapshot(self.store_path, [s.sha256 for s in self.plan.val], self.run_dir / "val.h5")
