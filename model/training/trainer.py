@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
@@ -82,6 +83,10 @@ def _stage_span(mode: str, stage: S.Stage) -> tuple[float, float]:
 
 class Trainer:
     def __init__(self, model, train_frames, val_frames, opts: TrainOptions, device: torch.device):
+        # OpenCV's thread pool, once started in this process, deadlocks the
+        # loader workers forked from it (seen: a worker stuck in a futex
+        # after the first validation). One cv2 thread here avoids the pool.
+        cv2.setNumThreads(1)
         self.info = D.from_env()
         self.device = D.device_for(self.info, device)
         D.setup(self.info, self.device)
@@ -185,9 +190,11 @@ class Trainer:
         else:
             g = torch.Generator().manual_seed(self.opts.seed * 100003 + self.epoch)
             sampler = RandomSampler(ds, generator=g)
+        # Workers are forked anew each epoch (they must see set_epoch). A
+        # batch that takes 10 minutes means a stuck worker: fail loudly.
         return DataLoader(ds, batch_size=self.opts.batch_size, sampler=sampler, drop_last=len(ds) > self.opts.batch_size,
                           num_workers=self.opts.workers, worker_init_fn=_worker_init,
-                          persistent_workers=False)
+                          persistent_workers=False, timeout=600 if self.opts.workers else 0)
 
     def run(self) -> dict:
         opts, info = self.opts, self.info
@@ -351,8 +358,6 @@ def _raise_interrupt(signum, frame):
 
 
 def _worker_init(_: int) -> None:
-    import cv2
-
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     np.random.seed(torch.initial_seed() % 2**32)
