@@ -69,7 +69,8 @@ def test_frozen_backbone_does_not_change_in_stage_two(tmp_path):
 
 
 def test_run_writes_checkpoints_metrics_and_json(tmp_path, capsys):
-    opts = _opts(tmp_path, progress_json=True, mode="end-to-end")
+    # one loader worker: forked again each epoch after validation ran in the parent (a deadlock once)
+    opts = _opts(tmp_path, progress_json=True, mode="end-to-end", workers=1)
     Trainer(_tiny(), _frames(), _frames(2, 9), opts, torch.device("cpu")).run()
     out = tmp_path / "run"
     for name in ("best.pt", "last.pt", "state.pt", "metrics.csv"):
