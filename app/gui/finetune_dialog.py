@@ -389,8 +389,12 @@ class FineTuning:
         if self.dialog is not None and self.dialog.is_running():
             self.dialog.raise_()
             return self.dialog
+        from PySide6.QtWidgets import QApplication
+
         self.dialog = FineTuneDialog(store, self.registry, parent=self.window)
         self.dialog.model_activated.connect(self._use_model)
+        # Quitting mid-training must end the trainer the clean way, not leave an orphan.
+        QApplication.instance().aboutToQuit.connect(self.dialog.close)
         self.dialog.show()  # modeless: grading and editing go on while it trains
         return self.dialog
 
