@@ -274,6 +274,7 @@ class FolderPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setIconSize(QSize(THUMB, THUMB))
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # time-lapse names differ at the end
         hh = self.table.horizontalHeader()
         # Fixed widths: ResizeToContents would ask every row of a 10,000-image folder for its data.
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

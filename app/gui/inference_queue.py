@@ -93,7 +93,10 @@ class InferenceQueue(QObject):
         self._pump()
 
     def grade_all(self, paths: list[Path]) -> None:
-        if self.predictor is None or not paths:
+        if self.predictor is None:
+            return
+        if not paths:  # nothing left to grade: the batch is done at once
+            self.batch_finished.emit(False)
             return
         queued = {p for _, p in self._jobs}
         self._jobs += [(BATCH, p) for p in paths if p not in queued]

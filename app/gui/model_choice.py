@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from app.gui.workers import GeneratorWorker, start
+from app.gui.workers import GeneratorWorker, make_pool, start
 from model.device import DEVICE_CHOICES, available_devices
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,7 @@ class ModelChoice(QObject):
         self.model_path = model_path if model_path is not None else settings.model_path()
         self.menu = QMenu("&Model", parent_widget)
         self._worker = None
+        self.pool = make_pool(1, "model-loading")  # private: never queued behind others' work
         self._build_menu()
 
     @property
@@ -108,7 +109,7 @@ class ModelChoice(QObject):
         w.signals.returned.connect(self._on_loaded)
         w.signals.errored.connect(self._on_failed)
         self._worker = w
-        start(w)
+        start(w, self.pool)
 
     @Slot(object)
     def _on_loaded(self, predictor) -> None:
