@@ -62,6 +62,7 @@ class InferenceQueue(QObject):
         self._running: GeneratorWorker | None = None
         self._running_path: Path | None = None
         self._running_kind: int | None = None
+        self._batch: set[Path] = set()  # paths of "Grade all" not finished yet
         self._batch_total = 0
         self._batch_done = 0
         self._notices_seen = 0
@@ -81,7 +82,7 @@ class InferenceQueue(QObject):
         """Grade ``current`` next, then prefetch the first few of ``upcoming``."""
         if self.predictor is None:
             return
-        keep = [(k, p) for k, p in self._jobs if k == BATCH]
+        keep = [(BATCH, p) for _k, p in self._jobs if p in self._batch]  # prefetch of a batch path too
         self._jobs = [(CURRENT, current)]
         if image is not None:
             self._images = {current: image}
@@ -95,14 +96,15 @@ class InferenceQueue(QObject):
     def grade_all(self, paths: list[Path]) -> None:
         if self.predictor is None:
             return
-        if not paths:  # nothing left to grade: the batch is done at once
+        new = [p for p in paths if p not in self._batch]
+        if not new and not self._batch:  # nothing left to grade: the batch is done at once
             self.batch_finished.emit(False)
             return
-        queued = {p for _, p in self._jobs}
-        self._jobs += [(BATCH, p) for p in paths if p not in queued]
-        self._batch_total = sum(1 for k, _ in self._jobs if k == BATCH) + (self._running_kind == BATCH)
-        self._batch_done = 0
-        self.batch_progress.emit(0, self._batch_total)
+        self._batch.update(new)
+        self._batch_total += len(new)
+        busy = {p for _, p in self._jobs} | ({self._running_path} if self._running is not None else set())
+        self._jobs += [(BATCH, p) for p in new if p not in busy]
+        self.batch_progress.emit(self._batch_done, self._batch_total)
         self._pump()
 
     def cancel_batch(self) -> None:
@@ -110,6 +112,7 @@ class InferenceQueue(QObject):
         self._jobs = [(k, p) for k, p in self._jobs if k != BATCH]
         if self._running is not None and self._running_kind == BATCH:
             self._running.cancel()
+        self._batch.clear()
         self._batch_total = self._batch_done = 0
         self.queue_changed.emit(self.pending)
         if had:
@@ -125,7 +128,7 @@ class InferenceQueue(QObject):
 
     @property
     def batch_active(self) -> bool:
-        return self._batch_total > 0
+        return bool(self._batch)
 
     @property
     def pending(self) -> int:
@@ -172,16 +175,17 @@ class InferenceQueue(QObject):
 
     @Slot()
     def _on_finished(self) -> None:
-        kind = self._running_kind
+        path, cancelled = self._running_path, self._running.is_cancelled
         self._running = self._running_path = self._running_kind = None
         if self.predictor is not None and len(self.predictor.notices) > self._notices_seen:
             for n in self.predictor.notices[self._notices_seen:]:
                 self.notice.emit(n)
             self._notices_seen = len(self.predictor.notices)
-        if kind == BATCH and self.batch_active:
+        if path in self._batch and not cancelled:  # done (graded, cached or failed), whatever queued it
+            self._batch.discard(path)
             self._batch_done += 1
             self.batch_progress.emit(self._batch_done, self._batch_total)
-            if not any(k == BATCH for k, _ in self._jobs):
+            if not self._batch:
                 self._batch_total = self._batch_done = 0
                 self.batch_finished.emit(False)
         self._pump()

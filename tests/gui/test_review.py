@@ -207,3 +207,22 @@ def test_settings_persist(qtbot, make_window, image_folder, settings):
     assert s.recent_folders()[0] == str(image_folder.resolve())
     assert s.geometry() is not None
     assert s.device() in ("cpu", "auto")
+
+
+def test_batch_of_paths_already_prefetching_still_finishes(qtbot, tmp_path, reference):
+    from app.core.result_cache import ResultCache
+    from app.gui.inference_queue import InferenceQueue
+
+    folder = make_folder(tmp_path / "q", 3)
+    paths = sorted(folder.glob("*.png"))
+    q = InferenceQueue(prefetch=3)
+    q.set_predictor(reference)
+    q.set_cache(ResultCache(folder))
+    got = []
+    q.result.connect(lambda p, sha, pred: got.append(p))
+    q.request(paths[0], paths[1:])
+    with qtbot.waitSignal(q.batch_finished, timeout=20000) as b:
+        q.grade_all(paths)  # every path is already queued as current / prefetch
+    assert b.args == [False]
+    assert sorted(set(got)) == paths
+    assert q.wait_idle(5000)
