@@ -60,10 +60,10 @@ def main() -> int:
     from app.gui.app import get_app
 
     app = get_app()
-    from app.gui.main_window import MainWindow
+    from app.gui.app import create_window
     from app.gui.settings import Settings
 
-    win = MainWindow(settings=Settings(tmp / "shot.ini"), device="cpu", model_path=str(model))
+    win = create_window(settings=Settings(tmp / "shot.ini"), device="cpu", model=str(model))
     w, h = (int(v) for v in args.size.split("x"))
     win.resize(w, h)
     win.show()

@@ -47,6 +47,24 @@ def make_splash() -> QSplashScreen:
     return splash
 
 
+def create_window(settings=None, device: str | None = None, model: str | None = None, editing: bool = True):
+    """The main window with the optional parts installed (mask editing, when present)."""
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings, device=device, model_path=model)
+    win.editing = None
+    if editing:
+        try:
+            from app.gui.editing_integration import install_editing
+        except ImportError:
+            return win
+        try:
+            win.editing = install_editing(win)
+        except Exception as exc:  # the viewer still works without editing
+            win.show_message(f"⚠ mask editing unavailable: {type(exc).__name__}: {exc}")
+    return win
+
+
 def run_gui(folder: str | None = None, model: str | None = None, device: str | None = None,
             settings=None, exec_loop: bool = True):
     """Show the window on ``folder`` (default: the demo images). Returns the exit code, or the window."""
@@ -55,9 +73,7 @@ def run_gui(folder: str | None = None, model: str | None = None, device: str | N
     splash.show()
     app.processEvents()
 
-    from app.gui.main_window import MainWindow  # pyqtgraph import happens behind the splash
-
-    win = MainWindow(settings=settings, device=device, model_path=model)
+    win = create_window(settings=settings, device=device, model=model)  # imports behind the splash
     target = Path(folder) if folder else SAMPLES
     if not target.is_dir() and not folder:
         last = win.settings.last_folder()

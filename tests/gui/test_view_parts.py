@@ -151,3 +151,16 @@ def test_settings_recent_folders(settings):
     rec = settings.recent_folders()
     assert rec[0] == "/data/f3" and len(rec) == 10 and rec.count("/data/f3") == 1
     assert settings.last_folder() == "/data/f3"
+
+
+def test_run_gui_opens_a_folder_without_blocking(qtbot, image_folder, tiny_checkpoint, settings):
+    from app.gui.app import run_gui
+
+    win = run_gui(folder=str(image_folder), model=str(tiny_checkpoint), device="cpu", settings=settings,
+                  exec_loop=False)
+    qtbot.addWidget(win)
+    assert win.folder_panel.proxy.rowCount() == 4
+    with qtbot.waitSignal(win.controller.prediction_shown, timeout=20000):
+        pass
+    win.queue.cancel_all()
+    win.queue.wait_idle(5000)
