@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from app.core.imaging import read_image
 from app.gui.entries import ERROR, STATUS_ORDER, STATUSES, Entry
 from app.gui.overlays import display_levels
-from app.gui.workers import GeneratorWorker, make_pool, start
+from app.gui.workers import GeneratorWorker, forget, make_pool, start
 
 COLUMNS = ("name", "embryo/well", "h", "status", "frag %", "grade", "±")
 COL_NAME, COL_EMBRYO, COL_HOURS, COL_STATUS, COL_PCT, COL_GRADE, COL_UNC = range(len(COLUMNS))
@@ -70,7 +70,10 @@ def numpy_to_qimage(a: np.ndarray) -> QImage:
 
 
 def _thumb_job(path: Path):
-    return path, make_thumbnail(path)
+    try:
+        return path, make_thumbnail(path)
+    except Exception:  # unreadable: the row's status says why; no thumbnail
+        return path, None
 
 
 class ThumbnailCache(QObject):
@@ -82,6 +85,7 @@ class ThumbnailCache(QObject):
         self.capacity = capacity
         self._pix: OrderedDict[Path, QPixmap] = OrderedDict()
         self._asked: set[Path] = set()
+        self._pending: dict[Path, GeneratorWorker] = {}
 
     def get(self, path: Path) -> QPixmap | None:
         pix = self._pix.get(path)
@@ -92,19 +96,23 @@ class ThumbnailCache(QObject):
             self._asked.add(path)
             w = GeneratorWorker(_thumb_job, path)
             w.signals.returned.connect(self._on_ready)
+            self._pending[path] = w
             start(w, self.pool)
         return None
 
     def clear(self) -> None:
         self.pool.clear()
+        forget(w for w in self._pending.values() if not w.done.is_set())
+        self._pending.clear()
         self._pix.clear()
         self._asked.clear()
 
     @Slot(object)
     def _on_ready(self, value) -> None:
         path, arr = value
-        if path not in self._asked:
-            return  # cleared meanwhile
+        self._pending.pop(path, None)
+        if path not in self._asked or arr is None:
+            return  # cleared meanwhile, or unreadable (not asked again)
         self._pix[path] = QPixmap.fromImage(numpy_to_qimage(arr))
         while len(self._pix) > self.capacity:
             old, _ = self._pix.popitem(last=False)

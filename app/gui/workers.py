@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import traceback
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 
 class WorkerSignals(QObject):
@@ -37,15 +37,15 @@ class Cancelled(Exception):
     """Raised inside a generator at the yield where it was cancelled (GeneratorExit is also fine)."""
 
 
-class GeneratorWorker(QRunnable):
+class GeneratorWorker:
+    """Not a QRunnable subclass on purpose: PySide6 keeps every started QRunnable
+    wrapper alive from the pool's wrapper (a leak per job, measured by
+    bench/gui_latency.py); ``pool.start(worker.run)`` releases it after the run."""
+
     def __init__(self, func, *args, **kwargs):
-        super().__init__()
-        # The pool deletes the C++ object after run(); Python keeps the wrapper
-        # (cancel(), signals are pure Python / a separate QObject) until reaped.
-        self.setAutoDelete(True)
         self._func, self._args, self._kwargs = func, args, kwargs
         self._cancel = threading.Event()
-        self.signals = WorkerSignals()
+        self.signals = WorkerSignals()  # created on the GUI thread: slots run there
         self.done = threading.Event()
         self.thread_id: int | None = None
 
@@ -98,12 +98,19 @@ _live: set[GeneratorWorker] = set()  # strong references until finished (pruned 
 
 
 def start(worker: GeneratorWorker, pool: QThreadPool | None = None, priority: int = 0) -> GeneratorWorker:
-    """Start a worker; keeps a reference to it until it is done."""
+    """Start a worker; keeps a reference to it until it is done (dropped on the GUI thread)."""
     for w in [w for w in _live if w.done.is_set()]:
         _live.discard(w)
     _live.add(worker)
-    (pool or QThreadPool.globalInstance()).start(worker, priority)
+    (pool or QThreadPool.globalInstance()).start(worker.run, priority)
     return worker
+
+
+def forget(workers) -> None:
+    """Workers removed from their pool before they ran (``pool.clear()``): never run, release them."""
+    for w in workers:
+        w.cancel()
+        w.done.set()
 
 
 def live_workers() -> int:

@@ -164,3 +164,28 @@ def test_run_gui_opens_a_folder_without_blocking(qtbot, image_folder, tiny_check
         pass
     win.queue.cancel_all()
     win.queue.wait_idle(5000)
+
+
+def test_dropping_a_folder_or_a_file_opens_it(qtbot, image_folder, settings):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(settings=settings, load_model=False)
+    qtbot.addWidget(win)
+    files = sorted(image_folder.glob("*.png"))
+
+    def drop(path):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier)
+        win.dropEvent(ev)
+
+    drop(image_folder)
+    assert win.folder_panel.proxy.rowCount() == len(files)
+    drop(files[2])
+    assert win.folder_panel.current_path() == files[2].resolve()
+    assert settings.recent_folders()[0] == str(image_folder.resolve())
+    win.controller.io_pool.waitForDone(5000)
