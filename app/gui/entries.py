@@ -91,8 +91,14 @@ class Entry:
         self.borderline = self.disagreement = False
 
     def regrade(self, scheme: str) -> None:
+        """Grade and borderline flag under another scheme (as ``Prediction.regrade``)."""
         if self.graded and not math.isnan(self.fraction_mask):
-            self.grade = get_scheme(scheme).grade(self.fragment_pct)
+            sch = get_scheme(scheme)
+            pm, pr = self.fragment_pct, 100.0 * self.fraction_regression
+            self.grade = sch.grade(pm)
+            has_r = not math.isnan(pr)
+            self.borderline = bool(sch.is_borderline(pm) or (has_r and (sch.is_borderline(pr)
+                                                                         or sch.grade(pr) != self.grade)))
 
 
 def entries_for(paths: list[Path]) -> list[Entry]:

@@ -189,3 +189,17 @@ def test_dropping_a_folder_or_a_file_opens_it(qtbot, image_folder, settings):
     assert win.folder_panel.current_path() == files[2].resolve()
     assert settings.recent_folders()[0] == str(image_folder.resolve())
     win.controller.io_pool.waitForDone(5000)
+
+
+def test_entry_regrade_matches_prediction_regrade(tiny_checkpoint):
+    from app.gui.entries import Entry
+    from model.predictor import Predictor
+
+    pred = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", threads=1).predict(
+        np.full((48, 48), 120, np.uint8))
+    e = Entry(path=Path("x.png"), name="x.png")
+    e.set_prediction("0" * 64, pred)
+    for scheme in ("eqc", "asebir", "istanbul"):
+        e.regrade(scheme)
+        ref = pred.regrade(scheme)
+        assert (e.grade, e.borderline) == (ref.grade, ref.borderline)
