@@ -168,7 +168,10 @@ class ImageView(QWidget):
             self.mask_item.clear()
             return
         self._mask_rgba = colour_mask(mask, self.mask_style)
-        self.mask_item.setImage(self._mask_rgba, autoLevels=False, levels=(0, 255))
+        # levels=None: uint8 RGBA goes to the screen as is. With explicit
+        # levels pyqtgraph rescales the whole overlay on every update, which
+        # made each brush segment cost 18 ms at 2048² and 78 ms at 4096².
+        self.mask_item.setImage(self._mask_rgba, autoLevels=False, levels=None)
         self.mask_item.setVisible(not self._hidden)
 
     def update_mask_region(self, y0: int, y1: int, x0: int, x1: int) -> None:
@@ -225,7 +228,7 @@ class ImageView(QWidget):
             item.clear()
             item.setVisible(False)
             return
-        item.setImage(colour_heatmap(self.attention[name], op), autoLevels=False, levels=(0, 255))
+        item.setImage(colour_heatmap(self.attention[name], op), autoLevels=False, levels=None)
         item.setVisible(not self._hidden)
 
     # -- navigation -----------------------------------------------------------------------
