@@ -48,20 +48,8 @@ def build_parser(commands: dict[str, tuple[str, str]] = COMMANDS) -> argparse.Ar
     return parser
 
 
-def _available_commands() -> dict[str, tuple[str, str]]:
-    out = {}
-    for name, spec in COMMANDS.items():
-        try:
-            importlib.util.find_spec(spec[0])
-        except ModuleNotFoundError:
-            continue
-        if importlib.util.find_spec(spec[0]) is not None:
-            out[name] = spec
-    return out
-
-
 def run(argv: list[str]) -> int:
-    parser = build_parser(_available_commands())
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
         from app.cli.self_test import run_self_test
