@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from app.version import APP_NAME, __version__
@@ -49,6 +50,10 @@ def build_parser(commands: dict[str, tuple[str, str]] = COMMANDS) -> argparse.Ar
 
 
 def run(argv: list[str]) -> int:
+    # A folder or image as the first argument (a drop on the app's icon, a
+    # file association) opens it in the window.
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-") and os.path.exists(argv[0]):
+        argv = ["gui", *argv]
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
