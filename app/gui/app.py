@@ -62,6 +62,16 @@ def create_window(settings=None, device: str | None = None, model: str | None = 
             win.editing = install_editing(win)
         except Exception as exc:  # the viewer still works without editing
             win.show_message(f"⚠ mask editing unavailable: {type(exc).__name__}: {exc}")
+    win.export = None
+    try:
+        from app.gui.export_dialog import install_export
+    except ImportError:
+        install_export = None
+    if install_export is not None:
+        try:
+            win.export = install_export(win)
+        except Exception as exc:  # grading and review still work without the export
+            win.show_message(f"⚠ report export unavailable: {type(exc).__name__}: {exc}")
     return win
 
 
