@@ -48,30 +48,28 @@ def make_splash() -> QSplashScreen:
 
 
 def create_window(settings=None, device: str | None = None, model: str | None = None, editing: bool = True):
-    """The main window with the optional parts installed (mask editing, when present)."""
+    """The main window with its parts installed: mask editing, report export, fine-tuning.
+
+    Each part is installed on its own; one that fails to install is reported
+    in the status bar and the rest of the window keeps working.
+    """
+    from app.gui.editing_integration import install_editing
+    from app.gui.export_dialog import install_export
+    from app.gui.finetune_dialog import install_finetuning
     from app.gui.main_window import MainWindow
 
     win = MainWindow(settings=settings, device=device, model_path=model)
-    win.editing = None
-    if editing:
+    parts = [("editing", "mask editing", install_editing if editing else None),
+             ("export", "report export", install_export),
+             ("finetuning", "fine-tuning", install_finetuning)]
+    for attr, label, install in parts:
+        setattr(win, attr, None)
+        if install is None:
+            continue
         try:
-            from app.gui.editing_integration import install_editing
-        except ImportError:
-            return win
-        try:
-            win.editing = install_editing(win)
-        except Exception as exc:  # the viewer still works without editing
-            win.show_message(f"⚠ mask editing unavailable: {type(exc).__name__}: {exc}")
-    win.export = None
-    try:
-        from app.gui.export_dialog import install_export
-    except ImportError:
-        install_export = None
-    if install_export is not None:
-        try:
-            win.export = install_export(win)
-        except Exception as exc:  # grading and review still work without the export
-            win.show_message(f"⚠ report export unavailable: {type(exc).__name__}: {exc}")
+            setattr(win, attr, install(win))
+        except Exception as exc:  # the viewer still works without this part
+            win.show_message(f"⚠ {label} unavailable: {type(exc).__name__}: {exc}")
     return win
 
 

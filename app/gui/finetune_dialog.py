@@ -318,7 +318,9 @@ class FineTuneDialog(QDialog):
         self._set_state("cancelled", "cancelled: nothing was registered or activated")
         if p is not None and p.state() != QProcess.ProcessState.NotRunning:
             p.terminate()
-            QTimer.singleShot(GRACE_MS, lambda: p.state() != QProcess.ProcessState.NotRunning and p.kill())
+            # p as the context object: Qt drops the timer if the process object
+            # is deleted first, instead of calling into a dead C++ object.
+            QTimer.singleShot(GRACE_MS, p, lambda: p.state() != QProcess.ProcessState.NotRunning and p.kill())
 
     def _fail(self, msg: str) -> None:
         self._set_state("failed", "failed")
