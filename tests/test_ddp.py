@@ -48,7 +48,7 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
         procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path)], cwd=ROOT, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    logs = [p.communicate(timeout=240)[0] for p in procs]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(logs)
     h0 = (tmp_path / "hash0.txt").read_text().split()
     h1 = (tmp_path / "hash1.txt").read_text().split()
