@@ -53,7 +53,7 @@ def reg(tmp_path, tiny_checkpoint):
 
 def tiny_settings(**kw) -> F.TrainSettings:
     return F.TrainSettings(**{"epochs": 1, "steps": 2, "batch_size": 2, "threads": 1, "workers": 0,
-                              "device": "cpu", "tta": False, **kw})
+                              "device": "cpu", "tta": False, "min_steps_per_epoch": 2, **kw})
 
 
 # -- split -------------------------------------------------------------------------------------
@@ -103,6 +103,11 @@ def test_train_command_line(tmp_path):
     assert f"--data {tmp_path / 'train.h5'}" in joined and "--data synth:40:0" in joined
     assert f"--val-data {tmp_path / 'val.h5'}" in joined and "--progress-json" in cmd
     assert cmd[cmd.index("--init") + 1] == str(tmp_path / "init.pt") and cmd[cmd.index("--steps") + 1] == "5"
+    # 6 images, batch 4, at least 16 steps per epoch: the snapshot is repeated 11 times per epoch
+    small = F.train_command(tmp_path, tmp_path / "init.pt", F.TrainSettings(batch_size=4), n_train=6)
+    assert small[small.index("--data") + 1] == f"{tmp_path / 'train.h5'}*11"
+    big = F.train_command(tmp_path, tmp_path / "init.pt", F.TrainSettings(batch_size=4), n_train=500)
+    assert big[big.index("--data") + 1] == str(tmp_path / "train.h5")
 
 
 def test_parse_progress():

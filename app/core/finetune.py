@@ -67,6 +67,10 @@ class TrainSettings:
     input_size: int | None = None
     seed: int = 0
     tta: bool = True  # evaluation as the app grades (mirror averaging)
+    # A folder's first corrections are a handful of images; one pass over them is one or two steps,
+    # too few to move the model (bench: 64-160 steps did). Small sets are repeated (SPEC*K, each copy
+    # augmented anew) to reach this many steps per epoch.
+    min_steps_per_epoch: int = 16
 
 
 @dataclass
@@ -78,8 +82,11 @@ class Tolerance:
     max_kappa_drop: float | None = None  # None: κ is shown, not enforced (noisy on small sets)
 
 
-def train_command(run_dir: Path, init: Path, s: TrainSettings) -> list[str]:
-    cmd = app_command("train") + ["--data", str(run_dir / "train.h5")]
+def train_command(run_dir: Path, init: Path, s: TrainSettings, n_train: int | None = None) -> list[str]:
+    spec = str(run_dir / "train.h5")
+    if n_train and n_train < s.min_steps_per_epoch * s.batch_size:
+        spec += f"*{math.ceil(s.min_steps_per_epoch * s.batch_size / n_train)}"
+    cmd = app_command("train") + ["--data", spec]
     if s.synthetic:
         cmd += ["--data", f"synth:{int(s.synthetic)}:{s.seed}"]
     cmd += ["--val-data", str(run_dir / "val.h5"), "--out", str(run_dir / "train"), "--init", str(init),
@@ -352,7 +359,7 @@ class FineTuneSession:
         return self.plan
 
     def train_command(self) -> list[str]:
-        return train_command(self.run_dir, self.parent_path, self.settings)
+        return train_command(self.run_dir, self.parent_path, self.settings, len(self.plan.train))
 
     def on_line(self, line: str | bytes) -> dict | None:
         ev = parse_progress(line)
