@@ -13,6 +13,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep the user's model registry and per-user project data out of the tests
+# (subprocesses inherit this too).
+import tempfile  # noqa: E402
+
+os.environ["EMBRYOGRADE_DATA_DIR"] = tempfile.mkdtemp(prefix="embryograde-test-data-")
+os.environ.pop("EMBRYOGRADE_MODEL", None)
 
 import torch  # noqa: E402  (torch before any Qt import, as in main.py)
 

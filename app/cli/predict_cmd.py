@@ -13,8 +13,6 @@ from pathlib import Path
 
 from app.version import RESEARCH_NOTICE
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO_ROOT / "resources" / "models" / "default.pt"
 EXIT_PARTIAL, EXIT_UNUSABLE = 1, 2
 
 
@@ -26,8 +24,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``predict`` and ``grade``."""
     from model.grading import DEFAULT_SCHEME, SCHEMES
 
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"model checkpoint (default: {DEFAULT_MODEL.relative_to(REPO_ROOT)})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model checkpoint (default: the active model of `main.py models`, "
+                        "else the bundled resources/models/default.pt)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="compute device (default: auto = CUDA, then MPS, then CPU)")
     parser.add_argument("--scheme", default=DEFAULT_SCHEME, choices=sorted(SCHEMES),
@@ -37,12 +36,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_predictor(path: Path, device: str = "auto", threads: int | None = None):
+    from app.core.registry import active_model_path
+    from app.core.resources import bundled_model_path
     from model.checkpoint import CheckpointError
     from model.predictor import Predictor
 
-    if not Path(path).is_file():
+    path = Path(path) if path is not None else active_model_path()
+    if not path.is_file():
         hint = " (the default model is not installed; pass --model CHECKPOINT)" \
-            if Path(path).resolve() == DEFAULT_MODEL.resolve() else ""
+            if path.resolve() == bundled_model_path().resolve() else ""
         raise ModelUnavailable(f"no model: {path} does not exist{hint}")
     try:
         return Predictor.from_checkpoint(path, device=device, threads=threads)

@@ -28,7 +28,6 @@ import math
 import os
 import random
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -37,7 +36,6 @@ from pathlib import Path
 from app.core.registry import Registry, RegistryError
 from app.core.timelapse import embryo_key
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VALIDATION_FILE = "validation.json"
 KEY_METRICS = ("n_images", "fragment_dice", "fraction_mae_pts_mask", "grade_kappa_quadratic",
                "fraction_mae_pts_regression", "grade_accuracy")
@@ -47,9 +45,9 @@ TERMINATE_GRACE_S = 5.0
 # -- command lines ---------------------------------------------------------------------------
 def app_command(sub: str) -> list[str]:
     """How to start a sub-command of this very application (source tree or frozen build)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, sub]
-    return [sys.executable, str(REPO_ROOT / "main.py"), sub]
+    from app.core.resources import app_command as command
+
+    return command(sub)
 
 
 @dataclass

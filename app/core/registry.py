@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -44,8 +43,9 @@ def _utc_now() -> str:
 
 
 def bundled_model_path() -> Path:
-    base = Path(getattr(sys, "_MEIPASS", "")) if getattr(sys, "frozen", False) else Path(__file__).resolve().parents[2]
-    return base / "resources" / "models" / "default.pt"
+    from app.core.resources import bundled_model_path as bundled
+
+    return bundled()
 
 
 def registry_root() -> Path:
@@ -361,7 +361,17 @@ def _entry_from_checkpoint(pt: Path, version: str) -> ModelEntry | None:
 
 
 def active_model_path(registry: Registry | None = None) -> Path:
-    """The default model of the GUI and the CLI: the registry's active one, else the bundled one."""
+    """The default model of the GUI and the CLI.
+
+    ``$EMBRYOGRADE_MODEL`` when set, else the registry's active model, else
+    the bundled one.
+    """
+    import os
+
+    from app.core.resources import MODEL_ENV
+
+    if os.environ.get(MODEL_ENV, "").strip():
+        return Path(os.environ[MODEL_ENV].strip()).expanduser()
     try:
         return (registry or Registry()).active_path()
     except (RegistryError, OSError):

@@ -9,10 +9,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
+from app.core.resources import demo_images_dir
 from app.version import APP_NAME, RESEARCH_NOTICE, __version__
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "resources" / "samples"
+SAMPLES = demo_images_dir()
 
 
 def get_app(argv: list[str] | None = None) -> QApplication:

@@ -15,11 +15,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu
 
+from app.core.registry import active_model_path
+from app.core.resources import bundled_model_path
 from app.gui.workers import GeneratorWorker, make_pool, start
 from model.device import DEVICE_CHOICES, available_devices
-
-ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_MODEL = ROOT / "resources" / "models" / "default.pt"
 
 
 def load_predictor(path: Path, device: str):
@@ -28,7 +27,7 @@ def load_predictor(path: Path, device: str):
     from model.predictor import Predictor
 
     if not Path(path).is_file():
-        if Path(path) == BUNDLED_MODEL:
+        if Path(path) == bundled_model_path():
             raise CheckpointError(f"no model available: the bundled model {path} is not installed. "
                                   "Choose a checkpoint with Model → Open checkpoint…; "
                                   "meanwhile the images can be viewed.")
@@ -57,7 +56,7 @@ class ModelChoice(QObject):
 
     @property
     def checkpoint(self) -> Path:
-        return Path(self.model_path) if self.model_path else BUNDLED_MODEL
+        return Path(self.model_path) if self.model_path else active_model_path()
 
     def _build_menu(self) -> None:
         self.menu.addSection("Device")
