@@ -363,11 +363,21 @@ class FineTuning:
         self.queue_panel.source = self._queue_source
         self.queue_panel.path_selected.connect(window.folder_panel.select_path)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_panel)
-        menu.addAction(self.queue_panel.toggleViewAction())
+        # Hidden until asked for (Model → Review queue): docked open, it takes
+        # the width the image needs on a 1366-1600 px workstation screen.
+        self.queue_panel.hide()
+        toggle = self.queue_panel.toggleViewAction()
+        toggle.setText("Review queue (most uncertain first)")
+        menu.addAction(toggle)
+        self.queue_panel.visibilityChanged.connect(self._queue_shown)
         window.controller.folder_opened.connect(lambda _f: self.queue_panel.refresh())
         window.model_choice.loaded.connect(lambda _p: self.queue_panel.refresh())
         # Refreshing on every result would re-read the folder per image; once a batch ends is enough.
         window.queue.batch_finished.connect(lambda _c: self.queue_panel.refresh())
+
+    def _queue_shown(self, visible: bool) -> None:
+        if visible:
+            self.queue_panel.refresh()
 
     def _store_path(self) -> Path | None:
         from app.core.store import default_store_path
