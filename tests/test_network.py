@@ -85,3 +85,18 @@ def test_invalid_configurations_refused():
         ModelConfig(regression_head=False, feature_injection=True).validate()
     with pytest.raises(KeyError):
         named_config("unet")
+
+
+def test_fast_injection_equals_the_papers_concatenation():
+    cfg = named_config("attnregdeeplab", width=0.125, input_size=64)
+    torch.manual_seed(3)
+    model = AttnRegDeepLab(cfg).eval()
+    conv = model.inject[0][0]
+    with torch.no_grad():
+        conv.weight.normal_(0, 0.2)
+        d = torch.randn(2, conv.weight.shape[1] - cfg.latent_dim, 9, 11)
+        z = torch.randn(2, cfg.latent_dim)
+        concat = torch.cat([d, z[:, :, None, None].expand(-1, -1, 9, 11)], dim=1)
+        explicit = model.inject(concat)
+        fast = model._inject(d, z)
+    torch.testing.assert_close(fast, explicit, rtol=1e-4, atol=1e-5)
