@@ -19,6 +19,7 @@ _INSTRUMENT = re.compile(r"(?:^|_)I(\d+)(?=_|$)")
 _WELL = re.compile(r"(?:^|_)(?:P[-_]?)?WELL[-_]?(\d+)(?=_|$)|(?:^|_)P-(\d+)(?=_|$)", re.IGNORECASE)
 _RUN = re.compile(r"_RUN(\d+)", re.IGNORECASE)
 _FOCAL = re.compile(r"(?:^|_)F([+-]?\d+)(?=_|$)")
+_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".json", ".npz", ".h5"}
 _HOURS = re.compile(r"(?:^|[_\s-])(\d{1,3}(?:\.\d+)?)\s*h(?:pi)?(?=$|[_\s.-])", re.IGNORECASE)
 
 
@@ -40,7 +41,10 @@ class TimelapseInfo:
 
 
 def parse_name(name: str | Path) -> TimelapseInfo:
-    stem = Path(name).stem if "." in str(name) else str(name)
+    # Time-lapse names hold dots (D2024.10.20_...): strip only a real file
+    # extension, never cut at the date's first dot.
+    p = Path(name)
+    stem = p.stem if p.suffix.lower() in _EXTENSIONS else p.name
     run = _RUN.search(stem)
     embryo = stem[: run.start()] if run else stem
     if run is None:  # no run index: drop per-frame parts so frames of one embryo share a key
