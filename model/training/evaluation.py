@@ -45,6 +45,7 @@ def evaluate_frames(predictor, frames, scheme: str = "istanbul", limit: int | No
             "regression_grade": (None if math.isnan(pred.fraction_regression)
                                  else sch.grade(pred.fragment_pct_regression)),
             "uncertainty": pred.uncertainty, "warnings": pred.warnings,
+            "fragment_dice": _image_fragment_dice(pred.class_mask, fr.mask),
         })
         if progress:
             el = time.monotonic() - t0
@@ -53,6 +54,14 @@ def evaluate_frames(predictor, frames, scheme: str = "istanbul", limit: int | No
     if progress:
         sys.stderr.write("\n")
     return summarise(rows, seg, sch)
+
+
+def _image_fragment_dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
+    """One image's fragment Dice, for per-embryo views; None when neither has fragments
+    (Dice is undefined there; the set-level Dice pools pixels instead)."""
+    p, t = pred == 2, truth == 2
+    denom = int(p.sum()) + int(t.sum())
+    return None if denom == 0 else 2.0 * int((p & t).sum()) / denom
 
 
 def summarise(rows: list[dict], seg: M.SegCounter, sch) -> dict:
