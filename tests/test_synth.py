@@ -112,3 +112,37 @@ def test_cli_style_option(tmp_path):
     assert {r["style"] for r in rows} == {"inverted"}
     img = cv2.imread(str(tmp_path / "images" / "synth_00000.png"), cv2.IMREAD_UNCHANGED)
     assert img.shape == (round(960 * 96 / 800), round(1280 * 96 / 800), 3)
+
+
+def test_edge_contrast_kernel_equals_sobel_and_laplacian():
+    # The folded 3x3 kernel must stay the relief (directional Sobel) minus the
+    # defocus Laplacian of the blurred height, as first written.
+    from model.synth import microscope
+
+    rng = np.random.default_rng(0)
+    H = cv2.GaussianBlur(rng.random((64, 80)).astype(np.float32), (0, 0), 2.0)
+    T = np.zeros_like(H)
+    box, sigma, relief, angle, lap = (5, 7, 70, 60), 1.4, 1.3, 2.1, 0.4
+    microscope.edge_contrast(T, H, box, sigma, relief, angle, lap)
+    x0, y0, x1, y1 = box
+    hb = cv2.GaussianBlur(H[y0:y1, x0:x1], (0, 0), sigma)
+    gx = cv2.Sobel(hb, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(hb, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    want = relief * (np.cos(angle) * gx + np.sin(angle) * gy) * sigma
+    want -= lap * cv2.Laplacian(hb, cv2.CV_32F, ksize=3) * sigma**2
+    assert np.allclose(T[y0:y1, x0:x1], want, atol=1e-6)
+    assert not T[:y0].any() and not T[:, :x0].any()
+
+
+def test_batched_fragment_outlines_have_the_asked_size():
+    from model.synth import shapes
+
+    units = shapes.unit_blobs(np.random.default_rng(1), 16, 0.08, 20, (0.75, 1.0))
+    assert units.shape == (16, 20, 2)
+    for u in units:
+        poly = shapes.place(u, 40.0, 30.0, 8.0)
+        d = np.hypot(poly[:, 0] / shapes.ONE - 40.0, poly[:, 1] / shapes.ONE - 30.0)
+        assert d.max() <= 8.0 * 1.1 and d.min() >= 8.0 * 0.75 * 0.9
+        m = np.zeros((64, 64), np.uint8)
+        shapes.fill(m, poly, 1)
+        assert 0.6 < m.sum() / (np.pi * 64.0) < 1.1

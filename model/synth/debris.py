@@ -16,7 +16,7 @@ from model.synth import shapes, texture
 
 def draw(
     rng: np.random.Generator,
-    T: np.ndarray,
+    dT: np.ndarray,
     H: np.ndarray,
     centre: tuple[float, float],
     r_outer: float,
@@ -24,12 +24,12 @@ def draw(
     n_clumps: int,
     dark: float,
 ) -> list[tuple[float, float, float]]:
-    """Draw clumps into transmission T and height H in place; returns (x, y, r) of each blob.
+    """Draw clumps into dT (transmission - 1) and height H in place; returns (x, y, r) of each blob.
 
     Blobs never reach inside r_outer of ``centre``, so they cannot touch a
     labelled pixel.
     """
-    h, w = T.shape
+    h, w = dT.shape
     ex, ey = centre
     placed: list[tuple[float, float, float]] = []
     for _ in range(n_clumps):
@@ -65,8 +65,11 @@ def draw(
         # Cumulus is coarser and more contrasted than cytoplasm: bright and dark specks.
         tex = texture.smooth_noise(rng, cov.shape, rng.uniform(0.9, 2.0) * scale)
         soft = cv2.GaussianBlur(cov, (0, 0), 0.8 * scale + 0.3)
-        tw = T[y0:y1, x0:x1]
+        tw = dT[y0:y1, x0:x1]
         own = lvl + rng.uniform(0.1, 0.28) * tex
-        tw[:] = tw * (1 - soft) + soft * own
+        own -= 1.0
+        # T <- T (1 - soft) + soft own, written for dT = T - 1.
+        tw *= 1 - soft
+        tw += soft * own
         H[y0:y1, x0:x1] += soft * rng.uniform(0.6, 1.5)
     return placed

@@ -114,7 +114,9 @@ def generate(
     ex, ey = _place(rng, style, h, w, r_outer, s, well)
     ox, oy = int(round(ex - emb.c)), int(round(ey - emb.c))
     ex, ey = ox + emb.c, oy + emb.c
-    T = np.ones((h, w), np.float32)
+    # The frame's transmission is kept as dT = T - 1: zero (calloc'd, pages
+    # never touched) wherever nothing is drawn, which is most of the frame.
+    dT = np.zeros((h, w), np.float32)
     Hgt = np.zeros((h, w), np.float32)
     mask = np.zeros((h, w), np.uint8)
     fx0, fy0 = max(ox, 0), max(oy, 0)
@@ -122,12 +124,12 @@ def generate(
     sl = (slice(fy0, fy1), slice(fx0, fx1))
     rs = (slice(fy0 - oy, fy1 - oy), slice(fx0 - ox, fx1 - ox))
     a = alpha[rs]
-    T[sl] = a * T_roi[rs] + (1 - a)
+    dT[sl] = a * (T_roi[rs] - 1.0)
     Hgt[sl] = H_roi[rs]
     mask[sl] = emb.mask[rs]
 
     n_clumps = int(rng.integers(0, 7 if tl else 4))
-    blobs = debris.draw(rng, T, Hgt, (ex, ey), r_outer, s, n_clumps, 0.1 if tl else 0.0)
+    blobs = debris.draw(rng, dT, Hgt, (ex, ey), r_outer, s, n_clumps, 0.1 if tl else 0.0)
 
     if tl:
         # Defocus above or below the embryo flips which side of an edge is bright.
@@ -141,9 +143,12 @@ def generate(
     box = (max(int(min(xs)) - pad, 0), max(int(min(ys)) - pad, 0),
            min(int(max(xs)) + pad, w), min(int(max(ys)) + pad, h))
     microscope.edge_contrast(
-        T, Hgt, box, rng.uniform(1.0, 2.0) * s, relief, rng.uniform(0, 2 * np.pi), lap
+        dT, Hgt, box, rng.uniform(1.0, 2.0) * s, relief, rng.uniform(0, 2 * np.pi), lap
     )
-    img = illum * T
+    # T is 1 outside the box (nothing drawn there): only the box needs the product.
+    img = illum
+    roi = (slice(box[1], box[3]), slice(box[0], box[2]))
+    img[roi] += img[roi] * dT[roi]
     img = microscope.optics(rng, img, s, 1.6 if tl else 1.2)
     text: dict = {}
     if tl and rng.random() < 0.85:
@@ -151,7 +156,7 @@ def generate(
     if not tl:
         img = microscope.colourise(rng, img)
 
-    frac = fragment_fraction(mask)
+    frac = fragment_fraction(mask[sl])  # every labelled pixel lies in the canvas
     frac = 0.0 if frac != frac else frac
     meta = {
         "seed": int(seed),

@@ -29,15 +29,16 @@ class Blob:
 
 
 _K = np.array([2.0, 3.0, 4.0, 5.0])
-_ANGLES: dict[int, tuple[np.ndarray, ...]] = {}
+_TABLES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _angles(n: int) -> tuple[np.ndarray, ...]:
-    if n not in _ANGLES:
+def _tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(8, n) harmonic table [cos kt; sin kt] and (n, 2) unit circle [cos t, sin t]."""
+    if n not in _TABLES:
         t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
         kt = _K[:, None] * t[None, :]
-        _ANGLES[n] = (np.cos(t), np.sin(t), np.cos(kt), np.sin(kt))
-    return _ANGLES[n]
+        _TABLES[n] = (np.concatenate([np.cos(kt), np.sin(kt)]), np.stack([np.cos(t), np.sin(t)], 1))
+    return _TABLES[n]
 
 
 def blob_polygon(
@@ -51,21 +52,53 @@ def blob_polygon(
 ) -> np.ndarray:
     """A closed, gently wobbling ellipse (cells and fragments are never perfect circles).
 
-    Hundreds are drawn per image, so the harmonics come from cached tables
-    and one draw of 9 numbers.
+    Hundreds are drawn per image, so it is a handful of numpy calls: cached
+    harmonic tables, one draw of 9 numbers, one 2x2 transform.
     """
-    ct, st, ck, sk = _angles(n)
+    harm, unit = _tables(n)
     z = rng.random(9)
     # Low harmonics only: membranes bend, they do not zig-zag.
-    amp = roughness / _K * (z[:4] - 0.5) * 3.4
+    amp = (roughness * 3.4 / _K) * (z[:4] - 0.5)
     ph = z[4:8] * (2 * math.pi)
-    rad = 1.0 + (amp * np.cos(ph)) @ ck - (amp * np.sin(ph)) @ sk
+    coef = np.concatenate([amp * np.cos(ph), -amp * np.sin(ph)])
+    rad = coef @ harm
+    rad += 1.0
     a = z[8] * math.pi
-    ca, sa = math.cos(a), math.sin(a)
-    ex, ey = (r * ONE) * rad * ct, (r * aspect * ONE) * rad * st
-    out = np.empty((n, 2))
-    out[:, 0] = ex * ca - ey * sa + x * ONE
-    out[:, 1] = ex * sa + ey * ca + y * ONE
+    ca, sa = math.cos(a) * ONE * r, math.sin(a) * ONE * r
+    ry = aspect
+    # Rotate the ellipse (r, r*aspect) by a, in fixed point: [x y] = [cos t, sin t] * rad @ M.
+    m = np.array([[ca, sa], [-sa * ry, ca * ry]])
+    out = (unit * rad[:, None]) @ m
+    out += (x * ONE, y * ONE)
+    return np.rint(out).astype(np.int32)
+
+
+def unit_blobs(rng: np.random.Generator, count: int, roughness: float, n: int,
+               aspect: tuple[float, float]) -> np.ndarray:
+    """``count`` blob outlines of radius 1 at the origin, (count, n, 2) float, in fixed point.
+
+    The same shapes as ``blob_polygon``, drawn in one batch: the fragment loop
+    draws dozens per embryo, and only their size and place depend on the loop.
+    """
+    harm, unit = _tables(n)
+    z = rng.random((count, 10))
+    amp = (roughness * 3.4 / _K) * (z[:, :4] - 0.5)
+    ph = z[:, 4:8] * (2 * math.pi)
+    rad = np.concatenate([amp * np.cos(ph), -amp * np.sin(ph)], 1) @ harm + 1.0  # (count, n)
+    a = z[:, 8] * math.pi
+    ry = aspect[0] + (aspect[1] - aspect[0]) * z[:, 9]
+    ca, sa = np.cos(a) * ONE, np.sin(a) * ONE
+    px, py = unit[None, :, 0] * rad, unit[None, :, 1] * rad
+    out = np.empty((count, n, 2))
+    out[..., 0] = px * ca[:, None] - py * (sa * ry)[:, None]
+    out[..., 1] = px * sa[:, None] + py * (ca * ry)[:, None]
+    return out
+
+
+def place(unit: np.ndarray, x: float, y: float, r: float) -> np.ndarray:
+    """A unit outline scaled by r and moved to (x, y): an int32 fixed-point polygon."""
+    out = unit * r
+    out += (x * ONE, y * ONE)
     return np.rint(out).astype(np.int32)
 
 
@@ -167,7 +200,12 @@ def add_fragments(
     tol = 0.0015
     h, w = mask.shape
     edge = r_inner - 1.0
-    for _ in range(2000):
+    block = 32
+    small = big = np.empty((0, 0, 2))
+    for i in range(2000):
+        if i % block == 0:  # outlines come in batches; small fragments need fewer vertices
+            small = unit_blobs(rng, block, 0.08, 20, (0.75, 1.0))
+            big = unit_blobs(rng, block, 0.08, 32, (0.75, 1.0))
         total = n_cell + n_frag
         if total == 0 or n_frag / total >= target - tol:
             break
@@ -177,20 +215,19 @@ def add_fragments(
         r = max(min(r, r_cap), r_min)
         mode = modes[int(np.searchsorted(cum, rng.random()))]
         x, y = _fragment_centre(rng, mode, clusters, cells, r_inner, c, r)
-        poly = blob_polygon(rng, x, y, r, 0.75 + 0.25 * rng.random(), 0.08, 20 if r < 6 * scale else 32)
+        poly = place((small if r < 6 * scale else big)[i % block], x, y, r)
         x0, y0 = max(int(x - r - 3), 0), max(int(y - r - 3), 0)
         x1, y1 = min(int(x + r + 4), w), min(int(y + r + 4), h)
         if x1 <= x0 or y1 <= y0:
             continue
         win = mask[y0:y1, x0:x1]
-        n1, n0 = np.count_nonzero(win == 1), np.count_nonzero(win == 0)
+        counts = np.bincount(win.ravel(), minlength=3)
         near_edge = math.hypot(x - c, y - c) + 1.3 * r > edge
         before = win.copy() if near_edge else None
-        fill(win, poly - np.array([x0 * ONE, y0 * ONE], np.int32), 2)
+        cv2.fillPoly(win, [poly], 2, cv2.LINE_8, SHIFT, (-x0 * ONE, -y0 * ONE))
         if before is not None:  # the zona bounds the fragment
             out = ~disc[y0:y1, x0:x1]
             win[out] = before[out]
-        n_cell += int(np.count_nonzero(win == 1)) - n1
-        n_frag += n0 - int(np.count_nonzero(win == 0)) + n1 - int(np.count_nonzero(win == 1))
+        n_cell, n_frag = (n_cell, n_frag) + (np.bincount(win.ravel(), minlength=3) - counts)[1:]
         frags.append(Blob(x, y, r, poly, len(frags)))
     return frags

@@ -25,8 +25,9 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float)
     h, w = shape
     step = max(1, int(sigma / 1.5))
     hs, ws = max(2, -(-h // step)), max(2, -(-w // step))
-    # Uniform draws are ~4x cheaper than normal ones; after the blur they are Gaussian anyway.
-    f = rng.random((hs, ws), dtype=np.float32)
+    # Uniform draws are ~4x cheaper than normal ones, and raw bytes ~3x cheaper
+    # than uniform floats; after the blur the 256 levels are continuous anyway.
+    f = np.frombuffer(rng.bytes(hs * ws), np.uint8).reshape(hs, ws).astype(np.float32)
     s = sigma / step
     if s > 0.3:
         f = cv2.GaussianBlur(f, (0, 0), s, borderType=cv2.BORDER_REFLECT)
