@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from app.core import store_files
+from app.core import atomic
 from app.core.store import (
     AnnotationStore,
     Revision,
@@ -197,7 +197,7 @@ def test_full_disk_keeps_previous_data(folder, monkeypatch):
     def full(fd, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(store_files, "_write_fully", full)
+    monkeypatch.setattr(atomic, "_write_all", full)
     with pytest.raises(StoreWriteError, match="disk full") as info:
         s.append(corrected(2), image=img(2))
     assert info.value.errno == errno.ENOSPC

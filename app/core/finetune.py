@@ -217,9 +217,9 @@ def _load_val_keys(path: Path) -> list[str] | None:
 
 
 def _save_val_keys(path: Path, keys: list[str], fraction: float, seed: int) -> None:
-    from app.core.registry import _atomic_write_text
+    from app.core import atomic
 
-    _atomic_write_text(path, json.dumps({"embryo_keys": sorted(keys), "fraction": fraction, "seed": seed,
+    atomic.write_text(path, json.dumps({"embryo_keys": sorted(keys), "fraction": fraction, "seed": seed,
                                          "chosen_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
                                         indent=1))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.core import atomic
 from app.core.imaging import decode_image
 from app.version import __version__
 
@@ -215,9 +216,7 @@ def write_labelme(json_path: str | os.PathLike, mask: np.ndarray, image: np.ndar
                   image_path: str, image_bytes: bytes | None = None,
                   other: dict | None = None) -> None:
     doc = labelme_document(mask, image, image_path, image_bytes, other)
-    tmp = Path(json_path).with_name(f".tmp-{Path(json_path).name}")
-    tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    os.replace(tmp, json_path)
+    atomic.write_text(json_path, json.dumps(doc, indent=2))
 
 
 __all__ = ["LABELS", "LabelmeAnnotation", "LabelmeError", "labelme_document", "mask_to_shapes",

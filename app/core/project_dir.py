@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 PROJECT_DIRNAME = ".embryograde"
@@ -30,10 +31,20 @@ def user_data_root() -> Path:
 
 
 def _writable(folder: Path) -> bool:
+    """Can a file be created there? Tried, not asked: ``os.access`` says yes to
+    root everywhere and can be wrong on network shares (NFS root squash, SMB ACLs)."""
     target = folder / PROJECT_DIRNAME
-    if target.is_dir():
-        return os.access(target, os.W_OK)
-    return os.access(folder, os.W_OK)
+    probe_in = target if target.is_dir() else folder
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".embryograde-probe-", dir=probe_in)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
+    return True
 
 
 def project_dir(folder: str | os.PathLike, create: bool = True) -> Path:

@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from app.core import atomic
 from model.checkpoint import file_version
 
 REGISTRY_FORMAT = 1
@@ -80,20 +81,6 @@ class ModelEntry:
         if not isinstance(d, dict) or not isinstance(d.get("version"), str) or not isinstance(d.get("file"), str):
             raise ValueError("an entry needs a version and a file")
         return cls(**{k: v for k, v in d.items() if k in known})
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Registry:
@@ -177,18 +164,18 @@ class Registry:
         out = {"format": REGISTRY_FORMAT, "active": data["active"],
                "models": {v: e.to_dict() for v, e in data["models"].items()},
                "events": data.get("events", [])[-500:], "bundled_stamp": data.get("bundled_stamp")}
-        _atomic_write_text(self.index_path, json.dumps(out, indent=1, sort_keys=True, allow_nan=False))
+        atomic.write_text(self.index_path, json.dumps(out, indent=1, sort_keys=True, allow_nan=False))
         active = data["active"] or ""
         try:
             if (self.root / "active.txt").read_text("utf-8").strip() == active:
                 return
         except OSError:
             pass
-        _atomic_write_text(self.root / "active.txt", active + "\n")
+        atomic.write_text(self.root / "active.txt", active + "\n")
 
     def _write_sidecar(self, e: ModelEntry) -> None:
         if not e.bundled:
-            _atomic_write_text(self.root / f"{e.version}.json", json.dumps(e.to_dict(), indent=1, allow_nan=False))
+            atomic.write_text(self.root / f"{e.version}.json", json.dumps(e.to_dict(), indent=1, allow_nan=False))
 
     @staticmethod
     def _event(data: dict, action: str, version: str | None, **detail) -> None:

@@ -22,12 +22,12 @@ import io
 import math
 import os
 import statistics
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+from app.core import atomic
 from app.core.csv_safety import restore_text, safe_flag, safe_number, safe_text
 from app.core.pseudonym import IdMapper
 from app.core.timelapse import parse_name
@@ -220,21 +220,6 @@ def format_row(row: Mapping) -> list[str]:
     return out
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_report(path: str | os.PathLike, rows: Iterable[Mapping], failures: Iterable[tuple[str, str]] = (),
                  write_summary: bool = True) -> dict:
     """Write the CSV (and ``<stem>.summary.txt`` beside it) atomically; return the summary.
@@ -249,10 +234,10 @@ def write_report(path: str | os.PathLike, rows: Iterable[Mapping], failures: Ite
     w.writerow(FIELDNAMES)
     for row in rows:
         w.writerow(format_row(row))
-    _atomic_write_text(Path(path), buf.getvalue())
+    atomic.write_text(path, buf.getvalue())
     summary = summarize(rows, failures)
     if write_summary:
-        _atomic_write_text(summary_path(path), render_summary(summary, Path(path).name))
+        atomic.write_text(summary_path(path), render_summary(summary, Path(path).name))
     return summary
 
 

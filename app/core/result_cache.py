@@ -25,14 +25,13 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
+from app.core import atomic
 from app.core.imaging import sha256_file
 from app.core.project_dir import project_dir
 from model.grading import DEFAULT_SCHEME
@@ -145,7 +144,7 @@ class ResultCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
-        _atomic_write(path, buf.getvalue())
+        atomic.write_bytes(path, buf.getvalue(), durable=False)
 
     def _remember(self, key, arrays) -> None:
         if self.memory_items == 0:
@@ -198,7 +197,7 @@ class ResultCache:
             return
         data = json.dumps({"format": CACHE_FORMAT, "files": self._index}).encode("utf-8")
         try:
-            _atomic_write(self._index_path, data)
+            atomic.write_bytes(self._index_path, data, durable=False)
             self._index_dirty = 0
         except OSError:
             pass  # a read-only cache still works, it just re-hashes next time
@@ -224,20 +223,3 @@ class ResultCache:
             self.flush()
         except Exception:
             pass
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-__all__ = ["ResultCache", "encode", "decode"]

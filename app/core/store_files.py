@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from app.core import atomic
+from app.core.atomic import fsync_dir
 from app.core.store_format import StoreError, StoreFormatError
 
 TEMP_PREFIX = ".tmp-"
@@ -29,41 +31,11 @@ class StoreLockedError(StoreError):
     """Another process (or another store object here) has the store open for writing."""
 
 
-def fsync_dir(folder: Path) -> None:
-    # A rename is durable only once the directory entry is; Windows cannot open folders.
-    if sys.platform == "win32":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_fully(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 def atomic_write_bytes(final: Path, data: bytes) -> None:
     """Write ``final`` so that it is either absent or complete, even across kill -9."""
-    tmp = final.with_name(f"{TEMP_PREFIX}{final.name}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
-        try:
-            _write_fully(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
+        atomic.write_bytes(final, data, temp_prefix=TEMP_PREFIX)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise StoreWriteError(exc.errno, describe_os_error(exc, final)) from exc
 
 
