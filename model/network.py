@@ -123,6 +123,22 @@ class AttnRegDeepLab(nn.Module):
             y = y + F.conv2d(ones, taps, padding=1, groups=n).reshape(n, c, d.shape[2], d.shape[3])
         return relu(bn(y))
 
+    def reset_regression_head(self) -> None:
+        """A fresh head (its first initialisation) and injection back to the identity.
+
+        For refitting the regression path on a trained segmenter ("head" mode):
+        the latent changes meaning, so the injection conv's latent columns,
+        trained on the old one, are zeroed and the mask is as before.
+        """
+        if self.head is None:
+            raise ValueError("this configuration has no regression head")
+        for m in self.head.modules():
+            if m is not self.head and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+        if self.config.feature_injection:
+            with torch.no_grad():
+                self.inject[0][0].weight[:, -self.config.latent_dim:].zero_()
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by part, for the freezing schedule of two-stage training."""
         groups: dict[str, list[nn.Parameter]] = {

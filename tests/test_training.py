@@ -136,3 +136,48 @@ def test_best_is_chosen_in_the_final_stage(tmp_path):
     assert tr._is_best(0.1) and not tr._is_best(0.05) and tr._is_best(0.2)
     tr.stage = S.SEGMENT
     assert not tr._is_best(0.9)
+
+
+def test_head_mode_refits_only_the_regression_path(tmp_path):
+    from app.cli.train_cmd import MODES
+    from main import main
+    from model.checkpoint import save_checkpoint
+
+    assert MODES == S.MODES  # the CLI's copy of the list stays in step
+    assert S.stage_for("head", 0.2).name == "regress"
+    assert S.stage_for("head", 0.7).name == "inject"
+    assert S.stage_for("head", 0.7, has_injection=False).name == "regress"
+    with pytest.raises(ValueError):
+        S.stage_for("head", 0.2, has_head=False)
+
+    m = _tiny()
+    with torch.no_grad():  # a latent that the injection conv really uses
+        m.inject[0][0].weight[:, -m.config.latent_dim:].normal_()
+    save_checkpoint(tmp_path / "init.pt", m)
+    rc = main(["train", "--init", str(tmp_path / "init.pt"), "--reset-head", "--mode", "head",
+               "--data", "synth:2:3", "--out", str(tmp_path / "head"), "--epochs", "2", "--batch-size", "2",
+               "--workers", "0", "--val-synthetic", "0", "--threads", "1", "--no-bar"])
+    assert rc == 0
+    after = load_checkpoint(tmp_path / "head" / "last.pt").model
+    before = m.state_dict()
+    got = after.state_dict()
+    for k in before:
+        if k.startswith(("backbone.", "aspp.", "skip8.", "skip4.", "fuse8.", "fuse4.", "gate8.", "gate4.")):
+            assert torch.equal(before[k], got[k]), k  # frozen in both stages
+    assert any(not torch.equal(before[k], got[k]) for k in before if k.startswith("head."))
+
+
+def test_reset_head_keeps_the_mask_until_injection_is_trained():
+    m = _tiny().eval()
+    with torch.no_grad():
+        m.inject[0][0].weight[:, -m.config.latent_dim:].normal_()
+    x = torch.randn(2, 1, 64, 64)
+    m.injection_enabled = False
+    with torch.no_grad():
+        plain = m(x).logits
+        m.injection_enabled = True
+        injected = m(x).logits
+        m.reset_regression_head()
+        reset = m(x).logits
+    assert not torch.allclose(plain, injected)
+    assert torch.allclose(plain, reset, atol=1e-5)

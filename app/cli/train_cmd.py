@@ -15,7 +15,9 @@ from pathlib import Path
 
 from model.config import NAMED_CONFIGS
 
-MODES = ("two-stage", "end-to-end")
+# model.training.schedule.MODES, spelled out so that --help needs no torch import.
+MODES = ("two-stage", "end-to-end", "head")
+
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="attnregdeeplab", choices=sorted(NAMED_CONFIGS))
     p.add_argument("--mode", default="two-stage", choices=MODES)
     p.add_argument("--init", type=Path, help="start from this checkpoint (fine-tuning); its configuration wins")
+    p.add_argument("--reset-head", action="store_true",
+                   help="with --init: a fresh regression head and injection back to the identity "
+                        "(refit the regression path with --mode head)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--steps", type=int, help="at most this many steps per epoch")
     p.add_argument("--batch-size", type=int, default=8)
@@ -114,6 +119,13 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     model, init_meta = _build_model(args)
+    if args.reset_head and args.init:
+        try:
+            model.reset_regression_head()
+        except ValueError as exc:
+            print(f"error: --reset-head: {exc}", file=sys.stderr)
+            return 2
+        init_meta["reset_head"] = True
     meta = {"data": list(args.data), "val_data": list(args.val_data), "seed": args.seed,
             "command": "main.py train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "",
             "n_train": len(train), "n_val": len(val) if val else 0,

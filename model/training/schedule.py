@@ -18,6 +18,12 @@ stage-1 quality. The frozen parts' BatchNorm layers are put in eval mode so
 their running statistics stop drifting, too.
 
 End-to-end: every part, all losses, injection on, from the first step.
+
+Head (stage 2 alone, on a model whose segmentation is already trained, for
+example after end-to-end training or a fine-tune): "regress" for the first
+half of the budget, then "inject", exactly as in stages 2a and 2b above.
+With ``--reset-head`` the regression head starts afresh and the injection
+conv's latent columns return to zero, so the mask is untouched until 2b.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from dataclasses import dataclass
 from torch import nn
 
 STAGE_BOUNDS = (0.6, 0.8)
+HEAD_SPLIT = 0.5  # "head" mode: regress before, inject after
+MODES = ("two-stage", "end-to-end", "head")
 SMALL_LR = 0.1  # multiplier of the base LR for the injection path in stage 2b
 
 
@@ -52,10 +60,14 @@ INJECT = Stage("inject", {"head": 1.0, "injection": SMALL_LR, "classifier": SMAL
 def stage_for(mode: str, progress: float, has_head: bool = True, has_injection: bool = True) -> Stage:
     if mode == "end-to-end":
         return END_TO_END
-    if mode != "two-stage":
+    if mode not in MODES:
         raise ValueError(f"unknown training mode {mode!r}")
     if not has_head:  # nothing to decouple: segmentation all the way
+        if mode == "head":
+            raise ValueError("mode 'head' needs a configuration with a regression head")
         return SEGMENT
+    if mode == "head":
+        return REGRESS if progress < HEAD_SPLIT or not has_injection else INJECT
     if progress < STAGE_BOUNDS[0]:
         return SEGMENT
     if progress < STAGE_BOUNDS[1] or not has_injection:

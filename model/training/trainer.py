@@ -77,6 +77,8 @@ def _lr_factor(progress: float, stage_span: tuple[float, float], step: int) -> f
 def _stage_span(mode: str, stage: S.Stage) -> tuple[float, float]:
     if mode == "end-to-end":
         return 0.0, 1.0
+    if mode == "head":
+        return {"regress": (0.0, S.HEAD_SPLIT), "inject": (S.HEAD_SPLIT, 1.0)}[stage.name]
     b = S.STAGE_BOUNDS
     return {"segment": (0.0, b[0]), "regress": (b[0], b[1]), "inject": (b[1], 1.0)}[stage.name]
 
