@@ -18,6 +18,7 @@ The path, shared by the GUI (QProcess), the bench and the tests (subprocess):
    only when the user accepts it and it is not worse than the active model
    beyond ``Tolerance``; otherwise it stays ``rejected`` with the reason.
 
+Steps 1-2 live in ``finetune_split.py``, step 5's rule in ``finetune_judge.py``.
 Design: docs/fine-tuning.md, docs/adr/0005-finetune-subprocess.md.
 """
 
@@ -26,19 +27,41 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from app.core.finetune_judge import (
+    KEY_METRICS,
+    Comparison,
+    Tolerance,
+    compare,
+    key_metrics,
+    per_embryo,
+)
+from app.core.finetune_split import (
+    VALIDATION_FILE,
+    SampleRef,
+    SplitPlan,
+    choose_validation,
+    plan_split,
+    read_samples,
+    snapshot,
+    validation_file,
+)
 from app.core.registry import Registry, RegistryError
 from app.core.timelapse import embryo_key
 
-VALIDATION_FILE = "validation.json"
-KEY_METRICS = ("n_images", "fragment_dice", "fraction_mae_pts_mask", "grade_kappa_quadratic",
-               "fraction_mae_pts_regression", "grade_accuracy")
+# Re-exported: the GUI, the bench and the tests use the whole path through this module.
+__all__ = [
+    "KEY_METRICS", "VALIDATION_FILE", "Cancelled", "Comparison", "FineTuneSession", "SampleRef",
+    "SplitPlan", "Tolerance", "TrainSettings", "app_command", "choose_validation", "compare",
+    "evaluate_command", "key_metrics", "parse_progress", "per_embryo", "plan_split", "read_samples",
+    "run_blocking", "run_process", "snapshot", "stop_process", "train_command", "validation_file",
+]
+
 TERMINATE_GRACE_S = 5.0
 
 
@@ -69,15 +92,6 @@ class TrainSettings:
     # too few to move the model (bench: 64-160 steps did). Small sets are repeated (SPEC*K, each copy
     # augmented anew) to reach this many steps per epoch.
     min_steps_per_epoch: int = 16
-
-
-@dataclass
-class Tolerance:
-    """How much worse than the active model a candidate may be and still be promoted."""
-
-    max_dice_drop: float = 0.02
-    max_mae_rise_pts: float = 1.0
-    max_kappa_drop: float | None = None  # None: κ is shown, not enforced (noisy on small sets)
 
 
 def train_command(run_dir: Path, init: Path, s: TrainSettings, n_train: int | None = None) -> list[str]:
@@ -120,191 +134,6 @@ def parse_progress(line: str | bytes) -> dict | None:
     except ValueError:
         return None
     return ev if isinstance(ev, dict) and "event" in ev else None
-
-
-# -- the split -------------------------------------------------------------------------------
-@dataclass
-class SampleRef:
-    sha256: str
-    path: str
-    key: str
-    has_mask: bool
-    status: str
-
-
-@dataclass
-class SplitPlan:
-    train: list[SampleRef]
-    val: list[SampleRef]
-    val_keys: list[str]
-    new_choice: bool  # the validation embryos were chosen now (first fine-tune of this folder)
-    note: str = ""
-
-    def summary(self) -> str:
-        vm = sum(s.has_mask for s in self.val)
-        return (f"training: {len(self.train)} images of {len({s.key for s in self.train})} embryos; "
-                f"validation (fixed): {len(self.val)} images ({vm} with masks) of {len(self.val_keys)} embryos")
-
-
-def read_samples(store_path: Path, key_fn: Callable[[str], str] = embryo_key) -> list[SampleRef]:
-    from app.core.store import AnnotationStore
-
-    store = AnnotationStore(store_path, readonly=True)
-    try:
-        out = []
-        for sha, rev in store.current_all(masks=False).items():
-            has_mask = rev.status != "grade-only"
-            out.append(SampleRef(sha, rev.path, key_fn(rev.path), has_mask, rev.status))
-        return out
-    finally:
-        store.close()
-
-
-def validation_file(store_path: Path) -> Path:
-    return Path(store_path).parent / "finetune" / VALIDATION_FILE
-
-
-def plan_split(samples: list[SampleRef], store_path: Path | None = None, val_fraction: float = 0.2,
-               seed: int = 0, val_keys: Iterable[str] | None = None, persist: bool = True) -> SplitPlan:
-    """Whole embryos to one side. ``val_keys`` overrides the persisted choice (benches)."""
-    keys = sorted({s.key for s in samples})
-    new_choice, note = False, ""
-    if val_keys is None and store_path is not None:
-        val_keys = _load_val_keys(validation_file(store_path))
-        if val_keys is not None and not set(val_keys) & set(keys):
-            note = "the saved validation embryos are no longer in the store: chose new ones"
-            val_keys = None
-    if val_keys is None:
-        new_choice = True
-        val_keys = choose_validation(samples, val_fraction, seed)
-        if persist and store_path is not None:
-            _save_val_keys(validation_file(store_path), val_keys, val_fraction, seed)
-    chosen = set(val_keys)
-    return SplitPlan(train=[s for s in samples if s.key not in chosen],
-                     val=[s for s in samples if s.key in chosen],
-                     val_keys=sorted(chosen), new_choice=new_choice, note=note)
-
-
-def choose_validation(samples: list[SampleRef], fraction: float, seed: int = 0) -> list[str]:
-    """About ``fraction`` of the masked images, whole embryos, at least one embryo when there are two."""
-    masked: dict[str, int] = {}
-    for s in samples:
-        if s.has_mask:  # evaluation scores masks; grade-only embryos would add nothing to validation
-            masked[s.key] = masked.get(s.key, 0) + 1
-    order = sorted(masked)
-    if len({s.key for s in samples}) < 2 or not order:
-        return []
-    random.Random(seed).shuffle(order)
-    target = max(1.0, fraction * sum(masked.values()))
-    chosen, n = [], 0
-    for k in order:
-        if n >= target:
-            break
-        chosen.append(k)
-        n += masked[k]
-    if len(chosen) == len({s.key for s in samples}):  # never leave training empty
-        chosen.pop()
-    return sorted(chosen)
-
-
-def _load_val_keys(path: Path) -> list[str] | None:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-        keys = data["embryo_keys"]
-        return [str(k) for k in keys] if isinstance(keys, list) else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _save_val_keys(path: Path, keys: list[str], fraction: float, seed: int) -> None:
-    from app.core import atomic
-
-    atomic.write_text(path, json.dumps({"embryo_keys": sorted(keys), "fraction": fraction, "seed": seed,
-                                         "chosen_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                                        indent=1))
-
-
-def snapshot(store_path: Path, shas: Iterable[str], out: Path) -> int:
-    """Copy the current revisions (and pixels) of ``shas`` into a new store at ``out``."""
-    import dataclasses
-
-    from app.core.store import AnnotationStore
-
-    src = AnnotationStore(store_path, readonly=True)
-    n = 0
-    try:
-        with AnnotationStore(out, folder=src.folder, compact_every=0) as dst:
-            for sha in shas:
-                rev = src.current(sha)
-                if rev is None:
-                    continue
-                try:
-                    image = src.image(sha)
-                except KeyError:
-                    continue  # pixels nowhere: the trainer would skip it too
-                dst.append(dataclasses.replace(rev, seq=0), image=image)
-                n += 1
-    finally:
-        src.close()
-    return n
-
-
-# -- judging ---------------------------------------------------------------------------------
-def key_metrics(result: dict) -> dict:
-    return {k: result.get(k) for k in KEY_METRICS}
-
-
-def per_embryo(result: dict) -> dict[str, dict]:
-    """Per embryo: images, fraction MAE (points) and grade agreement, from evaluate's rows."""
-    groups: dict[str, list[dict]] = {}
-    for r in result.get("images", []):
-        groups.setdefault(r.get("key") or "?", []).append(r)
-    out = {}
-    for k, rows in sorted(groups.items()):
-        err = [abs(r["mask_pct"] - r["true_pct"]) for r in rows if r.get("mask_pct") is not None]
-        dice = [r["fragment_dice"] for r in rows if r.get("fragment_dice") is not None]
-        out[k] = {"n": len(rows), "mae_pts": sum(err) / len(err) if err else None,
-                  "grade_agreement": sum(r["mask_grade"] == r["true_grade"] for r in rows) / len(rows),
-                  "fragment_dice": sum(dice) / len(dice) if dice else None}
-    return out
-
-
-@dataclass
-class Comparison:
-    active: dict
-    candidate: dict
-    worse: bool
-    reasons: list[str] = field(default_factory=list)
-
-    def deltas(self) -> dict:
-        return {k: (None if not _num(self.active.get(k)) or not _num(self.candidate.get(k))
-                    else self.candidate[k] - self.active[k]) for k in KEY_METRICS if k != "n_images"}
-
-
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def compare(active: dict, candidate: dict, tol: Tolerance) -> Comparison:
-    """The promotion rule. Missing numbers count as worse: no evidence, no promotion."""
-    a, c = key_metrics(active), key_metrics(candidate)
-    reasons = []
-    if not (a.get("n_images") and c.get("n_images")):
-        reasons.append("no validation image with a mask: the candidate cannot be checked")
-    checks = [("fragment_dice", -1, tol.max_dice_drop, "fragment Dice", "{:.3f}"),
-              ("fraction_mae_pts_mask", +1, tol.max_mae_rise_pts, "fraction MAE", "{:.2f} points")]
-    if tol.max_kappa_drop is not None:
-        checks.append(("grade_kappa_quadratic", -1, tol.max_kappa_drop, "quadratic κ", "{:.3f}"))
-    for key, sign, limit, name, fmt in checks if not reasons else ():
-        if not (_num(a.get(key)) and _num(c.get(key))):
-            reasons.append(f"{name} could not be computed")
-            continue
-        change = (c[key] - a[key]) * sign  # > 0 means worse
-        if change > limit + 1e-12:
-            word = "rose" if sign > 0 else "fell"
-            reasons.append(f"{name} {word} by {fmt.format(abs(c[key] - a[key]))} "
-                           f"({fmt.format(a[key])} → {fmt.format(c[key])}; tolerance {fmt.format(limit)})")
-    return Comparison(a, c, bool(reasons), reasons)
 
 
 # -- one fine-tune ---------------------------------------------------------------------------
