@@ -128,7 +128,8 @@ class AttnRegDeepLab(nn.Module):
 
         For refitting the regression path on a trained segmenter ("head" mode):
         the latent changes meaning, so the injection conv's latent columns,
-        trained on the old one, are zeroed and the mask is as before.
+        trained on the old one, are zeroed: the mask is then exactly the one
+        the network gives with injection off, until injection is trained again.
         """
         if self.head is None:
             raise ValueError("this configuration has no regression head")

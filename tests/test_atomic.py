@@ -56,3 +56,12 @@ def test_permissions_are_kept_or_readable_by_others(tmp_path):
     kept.chmod(0o640)
     atomic.write_text(kept, "y")
     assert kept.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_share_that_refuses_chmod_still_saves(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "chmod", refuse)
+    atomic.write_text(tmp_path / "report.csv", "ok")
+    assert (tmp_path / "report.csv").read_text() == "ok"

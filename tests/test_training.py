@@ -158,6 +158,7 @@ def test_head_mode_refits_only_the_regression_path(tmp_path):
                "--data", "synth:2:3", "--out", str(tmp_path / "head"), "--epochs", "2", "--batch-size", "2",
                "--workers", "0", "--val-synthetic", "0", "--threads", "1", "--no-bar"])
     assert rc == 0
+    assert main(["train", "--reset-head", "--data", "synth:2", "--out", str(tmp_path / "no-init")]) == 2
     after = load_checkpoint(tmp_path / "head" / "last.pt").model
     before = m.state_dict()
     got = after.state_dict()

@@ -108,6 +108,9 @@ def run(args) -> int:
     from model.training.losses import LossWeights
     from model.training.trainer import Trainer, TrainOptions
 
+    if args.reset_head and not args.init:
+        print("error: --reset-head refits the head of an --init checkpoint; give --init", file=sys.stderr)
+        return 2
     if args.resume and args.init and (args.out / "last.pt").exists():
         print("--resume continues from last.pt in --out; --init is ignored", file=sys.stderr)
         args.init = None
@@ -119,7 +122,7 @@ def run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     model, init_meta = _build_model(args)
-    if args.reset_head and args.init:
+    if args.reset_head and args.init:  # not when resuming: last.pt already has the refitted head
         try:
             model.reset_regression_head()
         except ValueError as exc:

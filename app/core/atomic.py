@@ -1,14 +1,15 @@
 """Writing a file so that it is either the old one or the whole new one, never half.
 
-Every file the app writes for the user (reports, registry entries, labelme
-JSON, the annotation store's journal, the result cache) goes through here:
-a unique temporary name in the same folder, the bytes, ``fsync``, then
+The files the app writes from bytes in memory (reports, registry entries,
+labelme JSON, the annotation store's journal, the result cache) go through
+here: a unique temporary name in the same folder, the bytes, ``fsync``, then
 ``os.replace`` over the target and an ``fsync`` of the folder so the rename
 itself survives a power cut. A failure at any step removes the temporary
 file and re-raises: what was saved before stays as it was.
 
-``model/checkpoint.py`` keeps its own copy of these few lines because
-``model/`` must not import ``app/``.
+Files that a library writes to a path follow the same steps where they are
+written: the store's compaction (h5py) and ``model/checkpoint.py``
+(``torch.save``; ``model/`` must not import ``app/``).
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ def write_bytes(path: str | os.PathLike, data: bytes, temp_prefix: str = ".", du
     fd, tmp = tempfile.mkstemp(prefix=f"{temp_prefix}{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         try:
-            os.chmod(tmp, mode)
+            try:
+                os.chmod(tmp, mode)
+            except OSError:
+                pass  # some shares (SMB, FAT) refuse chmod: the save matters more than the mode
             _write_all(fd, data)
             if durable:
                 os.fsync(fd)

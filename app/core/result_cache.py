@@ -223,3 +223,6 @@ class ResultCache:
             self.flush()
         except Exception:
             pass
+
+
+__all__ = ["ResultCache", "encode", "decode"]

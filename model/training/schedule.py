@@ -23,7 +23,8 @@ Head (stage 2 alone, on a model whose segmentation is already trained, for
 example after end-to-end training or a fine-tune): "regress" for the first
 half of the budget, then "inject", exactly as in stages 2a and 2b above.
 With ``--reset-head`` the regression head starts afresh and the injection
-conv's latent columns return to zero, so the mask is untouched until 2b.
+conv's latent columns return to zero, so the mask is the one without
+injection until 2b trains the injection again.
 """
 
 from __future__ import annotations
