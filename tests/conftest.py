@@ -15,9 +15,12 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep the user's model registry and per-user project data out of the tests
 # (subprocesses inherit this too).
+import atexit  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 os.environ["EMBRYOGRADE_DATA_DIR"] = tempfile.mkdtemp(prefix="embryograde-test-data-")
+atexit.register(shutil.rmtree, os.environ["EMBRYOGRADE_DATA_DIR"], ignore_errors=True)
 os.environ.pop("EMBRYOGRADE_MODEL", None)
 
 import torch  # noqa: E402  (torch before any Qt import, as in main.py)

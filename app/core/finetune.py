@@ -52,6 +52,7 @@ from app.core.finetune_split import (
     validation_file,
 )
 from app.core.registry import Registry, RegistryError
+from app.core.resources import app_command
 from app.core.timelapse import embryo_key
 
 # Re-exported: the GUI, the bench and the tests use the whole path through this module.
@@ -66,13 +67,6 @@ TERMINATE_GRACE_S = 5.0
 
 
 # -- command lines ---------------------------------------------------------------------------
-def app_command(sub: str) -> list[str]:
-    """How to start a sub-command of this very application (source tree or frozen build)."""
-    from app.core.resources import app_command as command
-
-    return command(sub)
-
-
 @dataclass
 class TrainSettings:
     epochs: int = 10

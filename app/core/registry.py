@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from app.core import atomic
+
+# Imported by name so tests can point the registry at another bundled model.
+from app.core.resources import bundled_model_path, model_override
 from model.checkpoint import file_version
 
 REGISTRY_FORMAT = 1
@@ -41,12 +44,6 @@ class RegistryError(Exception):
 
 def _utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def bundled_model_path() -> Path:
-    from app.core.resources import bundled_model_path as bundled
-
-    return bundled()
 
 
 def registry_root() -> Path:
@@ -353,12 +350,9 @@ def active_model_path(registry: Registry | None = None) -> Path:
     ``$EMBRYOGRADE_MODEL`` when set, else the registry's active model, else
     the bundled one.
     """
-    import os
-
-    from app.core.resources import MODEL_ENV
-
-    if os.environ.get(MODEL_ENV, "").strip():
-        return Path(os.environ[MODEL_ENV].strip()).expanduser()
+    override = model_override()
+    if override is not None:
+        return override
     try:
         return (registry or Registry()).active_path()
     except (RegistryError, OSError):

@@ -64,10 +64,15 @@ def bundled_model_path() -> Path:
     return resource_path(DEFAULT_MODEL)
 
 
+def model_override() -> Path | None:
+    """``$EMBRYOGRADE_MODEL`` when set: the checkpoint that wins over every default."""
+    override = os.environ.get(MODEL_ENV, "").strip()
+    return Path(override).expanduser() if override else None
+
+
 def default_model_path() -> Path:
     """The checkpoint to use when none is chosen: ``$EMBRYOGRADE_MODEL``, else the bundled one."""
-    override = os.environ.get(MODEL_ENV, "").strip()
-    return Path(override).expanduser() if override else bundled_model_path()
+    return model_override() or bundled_model_path()
 
 
 def demo_images_dir() -> Path:
