@@ -34,7 +34,7 @@ def _check(pred, shape):
 
 def test_real_frames_full_resolution(predictor, real_data):
     paths = list_images(real_data / "images")
-    assert len(paths) == 4
+    assert len(paths) >= 1
     for path in paths[:2]:
         img = read_image(path)
         assert img.shape == (800, 800)

@@ -36,3 +36,12 @@ def test_plain_names_are_their_own_embryo():
     info = parse_name("embryo 12.tif")
     assert info.embryo_id == "embryo 12" and not info.is_timelapse
     assert parse_name("synth_00012.png").well is None
+
+
+def test_cleavage_embryo_names_key_by_embryo_not_frame():
+    a, b = parse_name("20230306-2559-6-F0-197.png"), parse_name("20230306-2559-6-F0-233")
+    c = parse_name("20230304-17097-4-F-15-233.json")
+    assert a.embryo_id == b.embryo_id == "20230306-2559-6"
+    assert (a.run, a.focal_plane, a.date) == (197, 0, "2023-03-06")
+    assert (c.embryo_id, c.focal_plane, c.run) == ("20230304-17097-4", -15, 233)
+    assert parse_name("20230304-17097-9-F0-212").embryo_id != c.embryo_id

@@ -20,6 +20,9 @@ _WELL = re.compile(r"(?:^|_)(?:P[-_]?)?WELL[-_]?(\d+)(?=_|$)|(?:^|_)P-(\d+)(?=_|
 _RUN = re.compile(r"_RUN(\d+)", re.IGNORECASE)
 _FOCAL = re.compile(r"(?:^|_)F([+-]?\d+)(?=_|$)")
 _EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".json", ".npz", ".h5"}
+# CleavageEmbryo (Zhang et al. 2024) frames: <date>-<patient>-<embryo>-F<focal>-<frame>,
+# e.g. 20230306-2559-6-F0-197 or 20230304-17097-4-F-15-233.
+_CLEAVAGE = re.compile(r"^(\d{8}-\d+-\d+)-F([+-]?\d+)-(\d+)$")
 _HOURS = re.compile(r"(?:^|[_\s-])(\d{1,3}(?:\.\d+)?)\s*h(?:pi)?(?=$|[_\s.-])", re.IGNORECASE)
 
 
@@ -45,6 +48,11 @@ def parse_name(name: str | Path) -> TimelapseInfo:
     # extension, never cut at the date's first dot.
     p = Path(name)
     stem = p.stem if p.suffix.lower() in _EXTENSIONS else p.name
+    ce = _CLEAVAGE.match(stem)
+    if ce:
+        d = ce.group(1)
+        return TimelapseInfo(stem=stem, embryo_id=d, date=f"{d[:4]}-{d[4:6]}-{d[6:8]}",
+                             run=int(ce.group(3)), focal_plane=int(ce.group(2)))
     run = _RUN.search(stem)
     embryo = stem[: run.start()] if run else stem
     if run is None:  # no run index: drop per-frame parts so frames of one embryo share a key
