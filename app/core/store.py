@@ -45,6 +45,7 @@ from app.core.store_files import (
 )
 from app.core.store_format import (
     GRADE_REASONS,
+    LABEL_STATUSES,
     SCHEMA_VERSION,
     STATUSES,
     Revision,
@@ -57,6 +58,7 @@ from app.core.store_format import (
     new_uuid,
     read_arrays,
     read_meta,
+    relative_path,
     utc_now_iso,
     validate,
     validate_image,
@@ -251,7 +253,7 @@ class AnnotationStore:
         with self._lock:
             self._check_writable()
             rev = dataclasses.replace(rev, extra=dict(rev.extra))
-            rev.path = self._relpath(rev.path)
+            rev.path = relative_path(rev.path, self.folder)
             need_image = rev.sha256 not in self._images
             if need_image:
                 if image is None:
@@ -336,15 +338,6 @@ class AnnotationStore:
             raise StoreError("the annotation store is closed")
         if self.readonly:
             raise StoreError("the annotation store was opened read-only")
-
-    def _relpath(self, path: str) -> str:
-        p = Path(path)
-        if p.is_absolute():
-            try:
-                p = p.resolve().relative_to(self.folder.resolve())
-            except ValueError:
-                return p.as_posix()  # outside the folder: keep it absolute
-        return p.as_posix().replace("\\", "/")
 
     def _read_folder_image(self, rev: Revision) -> np.ndarray:
         p = Path(rev.path) if Path(rev.path).is_absolute() else self.folder / rev.path
@@ -443,7 +436,7 @@ class AnnotationStore:
     def damaged(self) -> bool:
         return any(e.kind != "stale-lock" for e in self.recovery)
 
-    def training_samples(self, statuses: tuple[str, ...] = STATUSES) -> Iterator[TrainingSample]:
+    def training_samples(self, statuses: tuple[str, ...] = LABEL_STATUSES) -> Iterator[TrainingSample]:
         return iter_training_samples(self, statuses)
 
     # ---- closing ---------------------------------------------------------------

@@ -12,14 +12,17 @@ import re
 import uuid as uuidlib
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import h5py
 import numpy as np
 
 FORMAT_NAME = "embryograde-annotations"
 SCHEMA_VERSION = 1
-STATUSES = ("reviewed", "corrected", "grade-only")
+LABEL_STATUSES = ("reviewed", "corrected", "grade-only")
+# The annotator undid a stored correction back to the model's result: no label any more.
+WITHDRAWN = "withdrawn"
+STATUSES = (*LABEL_STATUSES, WITHDRAWN)
 GRADE_REASONS = ("mask wrong", "image poor", "other")
 MASK_CLASSES = (0, 1, 2)  # background, blastomere, fragment
 
@@ -68,7 +71,7 @@ class Revision:
     @property
     def label_mask(self) -> np.ndarray | None:
         """The mask to train on: the corrected mask, or the accepted model mask."""
-        if self.status == "grade-only":
+        if self.status in ("grade-only", WITHDRAWN):
             return None
         return self.mask if self.mask is not None else self.model_mask
 
@@ -89,6 +92,17 @@ def embryo_key(path: str) -> str:
     stem = PurePath(str(path).replace("\\", "/")).stem
     m = re.match(r"^(.+?)_RUN\d+", stem)
     return m.group(1) if m else stem
+
+
+def relative_path(path: str, folder: Path) -> str:
+    """A revision's path: relative to the image folder, ``/``-separated; absolute if outside it."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(folder.resolve())
+        except ValueError:
+            return p.as_posix()
+    return p.as_posix().replace("\\", "/")
 
 
 def validate(rev: Revision, image_shape: tuple[int, ...] | None) -> None:
@@ -114,6 +128,8 @@ def validate(rev: Revision, image_shape: tuple[int, ...] | None) -> None:
             raise RevisionError(f"grade_reason must be one of {GRADE_REASONS}")
         if rev.grade_reason == "other" and not rev.reason_text.strip():
             raise RevisionError("grade_reason 'other' needs a free-text reason")
+    if rev.status == WITHDRAWN and (rev.mask is not None or rev.grade):
+        raise RevisionError("a 'withdrawn' revision carries no mask and no grade")
     if rev.fragment_fraction is not None and not 0.0 <= float(rev.fragment_fraction) <= 1.0:
         raise RevisionError(f"fragment_fraction {rev.fragment_fraction} is not in [0, 1]")
     for name in _ARRAY_FIELDS:
