@@ -326,7 +326,7 @@ class ServerStore:
                     "%s, %s, %s) "
                     "ON CONFLICT (uuid) DO NOTHING RETURNING seq, annotator, recorded_at, previous_seq",
                     (uuidlib.UUID(hex=rev.uuid), rev.sha256, rev.path, loc["workstation"], rev.status,
-                     rev.time_utc, rev.grade, rev.scheme, rev.fragment_fraction, rev.grade_reason,
+                     rev.time_utc or None, rev.grade, rev.scheme, rev.fragment_fraction, rev.grade_reason,
                      rev.reason_text, rev.model_version, rev.app_version, pack(rev.mask),
                      pack(rev.model_mask), Jsonb(rev.extra)))
                 row = cur.fetchone()
