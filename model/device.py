@@ -44,3 +44,42 @@ def cap_cpu_threads(threads: int | None) -> int:
     n = default_cpu_threads() if threads is None else max(1, int(threads))
     torch.set_num_threads(n)
     return n
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read(1 << 16)
+    except OSError:  # not Linux: oneDNN's own check, which is conservative
+        return bool(getattr(torch.backends.mkldnn, "is_available", lambda: False)()) and \
+            torch.backends.cpu.get_cpu_capability() in ("AVX512_BF16", "AMX")
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(choice: str, device: torch.device) -> str:
+    """"auto": bf16 where the device computes it natively (CUDA Ampere+, CPU with AVX512-BF16), else fp32."""
+    choice = (choice or "auto").lower()
+    if choice not in PRECISIONS:
+        raise ValueError(f"unknown precision {choice!r}; choose one of {', '.join(PRECISIONS)}")
+    if choice != "auto":
+        return choice
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    return "fp32"  # MPS: bf16 autocast is partial there
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context for a precision (a no-op context for fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def use_channels_last(device: torch.device) -> bool:
+    # oneDNN's convolutions are fastest in NHWC on the CPU (measured: 101 -> 83 ms for the
+    # predictor's three passes, 49 ms with bf16); CUDA with cuDNN gains as well under autocast.
+    return device.type in ("cpu", "cuda")

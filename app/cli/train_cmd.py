@@ -48,6 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--consistency", type=float, default=0.0, help="weight of the mask/regression consistency loss")
     p.add_argument("--fragment-weight", type=float, default=3.0,
                    help="cross-entropy weight of the fragment class (higher: more recall, larger fractions)")
+    p.add_argument("--false-fragment", type=float, default=0.0, metavar="W",
+                   help="weight of the false-fragment loss: soft fragment area on true blastomere "
+                        "pixels, as a share of the blastomere area (hard negatives; 0: off)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="auto: bf16 autocast where the device computes bf16 natively, else fp32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--workers", type=int, default=1, help="data loader processes (0: in the main process)")
@@ -139,7 +144,9 @@ def run(args) -> int:
         time_budget_s=args.time_budget * 60 if args.time_budget else None, seed=args.seed,
         whole_frame_p=args.whole_frame_p, workers=args.workers, freeze_bn=args.freeze_bn,
         resume=args.resume, progress_json=args.progress_json, progress_bar=not args.no_bar,
-        weights=LossWeights(consistency=args.consistency, fragment_ce_weight=args.fragment_weight), metadata=meta)
+        weights=LossWeights(consistency=args.consistency, fragment_ce_weight=args.fragment_weight,
+                            false_fragment=args.false_fragment),
+        precision=args.precision, metadata=meta)
     trainer = Trainer(model, train, val, opts, device)
     try:
         val_metrics = trainer.run()

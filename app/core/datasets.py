@@ -9,7 +9,11 @@ Sources, chosen by ``open_data(spec)``:
   DIR of labelme *.json         through ``app.core.labelme_io.read_labelme``
   FILE.h5                       the annotation store, through ``app.core.store_training``
                                 (grade-only revisions become Range-loss samples)
+  postgresql://HOST/DB          the lab server's annotation store, the same way
   synth:N[:SEED]                N synthetic frames drawn on the fly (new ones every epoch)
+  synth:N[:SEED]@DATA           the same with copy-paste synthesis: real cytoplasm texture,
+                                fragments and outside texture cut from the labelled frames
+                                of DATA (any spec above), see model/synth/real_bank.py
   SPEC*K                        any of the above, K times per epoch (a small real set
                                 among many synthetic frames; each copy is augmented anew)
 
@@ -102,10 +106,11 @@ class StoreFrames:
     """Current revisions of an annotation store (read once, kept in memory)."""
 
     def __init__(self, path: str | Path):
-        from app.core.store import AnnotationStore
+        from app.core.store_api import describe, open_store
         from app.core.store_training import iter_training_samples
 
-        store = AnnotationStore(path, readonly=True)
+        store = open_store(path, readonly=True)
+        name = describe(path)  # a server URL without its password
         try:
             self.samples = []
             for s in iter_training_samples(store):
@@ -113,13 +118,13 @@ class StoreFrames:
                 frac = s.provenance.get("fragment_fraction") if s.mask is None else None
                 self.samples.append(FrameSample(s.image, s.mask, fraction=frac, grade=grade,
                                                 scheme=s.scheme or "istanbul", key=s.embryo_key,
-                                                source=f"{path}#{s.sha256[:12]}"))
+                                                source=f"{name}#{s.sha256[:12]}"))
         finally:
             close = getattr(store, "close", None)
             if close:
                 close()
         if not self.samples:
-            raise DataError(f"{path}: the store holds no usable labelled images")
+            raise DataError(f"{name}: the store holds no usable labelled images")
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -134,8 +139,10 @@ class StoreFrames:
 class SyntheticFrames:
     """N synthetic frames; with ``fresh`` every epoch draws new seeds."""
 
-    def __init__(self, n: int, seed: int = 0, size: int = 800, fresh: bool = True, base: int = TRAIN_SEED_BASE):
+    def __init__(self, n: int, seed: int = 0, size: int = 800, fresh: bool = True, base: int = TRAIN_SEED_BASE,
+                 bank=None):
         self.n, self.seed, self.size, self.fresh, self.base = n, seed, size, fresh, base
+        self.bank = bank  # model.synth.real_bank.RealBank or None (procedural look only)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -153,9 +160,20 @@ class SyntheticFrames:
     def get(self, i: int) -> FrameSample:
         from model.synth import generate
 
-        s = generate(self.seed_of(i), size=self.size)
+        s = generate(self.seed_of(i), size=self.size, bank=self.bank)
         return FrameSample(s.image, s.mask, fraction=s.fraction, key=self.key(i),
                            source=f"synth:{self.seed_of(i)}", meta={"style": s.style})
+
+
+def real_bank(frames, seed: int = 0):
+    """The copy-paste bank of every labelled frame in a reader (grade-only ones have no mask)."""
+    from model.synth.real_bank import RealBank
+
+    pairs = ((f.image, f.mask) for f in (frames.get(i) for i in range(len(frames))) if f.mask is not None)
+    bank = RealBank.from_frames(pairs, seed=seed)
+    if not bank:
+        raise DataError("the copy-paste source holds no labelled blastomere to cut texture from")
+    return bank
 
 
 class Concat:
@@ -209,13 +227,18 @@ def open_data(spec: str):
         frames = open_data(base)
         return Subset(frames, [i for _ in range(int(times)) for i in range(len(frames))])
     if spec.startswith("synth:"):
+        spec, _, source = spec.partition("@")
         parts = spec.split(":")
         try:
             n = int(parts[1])
             seed = int(parts[2]) if len(parts) > 2 else 0
         except (IndexError, ValueError):
             raise DataError(f"{spec!r}: write synth:N or synth:N:SEED") from None
-        return SyntheticFrames(n, seed)
+        return SyntheticFrames(n, seed, bank=real_bank(open_data(source)) if source else None)
+    from app.core.store_api import is_server_url
+
+    if is_server_url(spec):
+        return StoreFrames(spec)
     p = Path(spec)
     if p.is_file() and p.suffix.lower() in (".h5", ".hdf5"):
         return StoreFrames(p)

@@ -62,13 +62,17 @@ def _window(blob: shapes.Blob, pad: float, side: int) -> tuple[int, int, int, in
     )
 
 
-def render(rng: np.random.Generator, emb: Embryo, p: dict, scale: float):
+def render(rng: np.random.Generator, emb: Embryo, p: dict, scale: float,
+           cell_field: np.ndarray | None = None):
     """Transmission (≈1 = clear) and optical height of the embryo canvas.
 
     ``p`` holds the look: levels relative to the clear medium, granule
     contrast and size, line darkness. Returns (T, H, alpha) where alpha is
     the embryo's footprint (1 inside the zona's outer edge) so the caller
-    can blend the canvas softly into the frame.
+    can blend the canvas softly into the frame. ``cell_field`` (canvas-sized
+    relative texture, e.g. quilted from real cytoplasm) replaces the procedural
+    granules inside cells; ``p["field_height"]`` also lifts it into the optical
+    height, so that relief optics shade its granules as they shade real ones.
     """
     side, c = emb.side, emb.c
     dist = texture.radial_distance((side, side), c, c, ry=1.0)
@@ -106,7 +110,10 @@ def render(rng: np.random.Generator, emb: Embryo, p: dict, scale: float):
         tw, hw, lw_ = T[y0:y1, x0:x1], H[y0:y1, x0:x1], lines[y0:y1, x0:x1]
         own = (np.float32(gx) * inv_r) * dx + (np.float32(gy) * inv_r) * dy
         own += np.float32(level)
-        own += np.float32(p["cell_tex"]) * gran[y0:y1, x0:x1]
+        if cell_field is None:
+            own += np.float32(p["cell_tex"]) * gran[y0:y1, x0:x1]
+        else:
+            own += np.float32(level) * cell_field[y0:y1, x0:x1]
         # The cell on top occludes, but cells are translucent: some of what lies beneath shows.
         own *= np.float32(1 - keep)
         own += np.float32(keep) * tw
@@ -115,6 +122,8 @@ def render(rng: np.random.Generator, emb: Embryo, p: dict, scale: float):
         dome = np.sqrt(np.clip(1 - d2, 0, 1, out=d2), out=d2)
         dome *= np.float32(p["dome"])
         dome += np.float32(1.0 + 0.12 * z)
+        if cell_field is not None and p.get("field_height"):
+            dome += np.float32(p["field_height"]) * cell_field[y0:y1, x0:x1]
         np.copyto(hw, dome, where=inside)
         np.multiply(lw_, np.float32(keep), out=lw_, where=inside)
         cv2.polylines(lines, [cell.poly], True, 1.0, lw, cv2.LINE_AA, shapes.SHIFT)

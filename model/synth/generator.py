@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.grading import fragment_fraction, get_scheme
-from model.synth import debris, embryo, microscope
+from model.synth import copy_paste, debris, embryo, microscope
+from model.synth.real_bank import RealBank
 
 STYLES = ("timelapse", "inverted")
 # Target bins: Istanbul grade 1, 2, 3 (fractions). Kept a hair inside the
@@ -81,9 +82,28 @@ def _place(rng, style, h, w, r_outer, s, well):
     return w / 2, h / 2
 
 
+def _real_plan(rng: np.random.Generator, bank: RealBank | None, tl: bool, target: float) -> dict:
+    """How much of this frame comes from real frames; {} for the procedural look alone."""
+    if not bank:
+        return {}
+    # Gain spans smooth (0.5) to heavily granular (2.2x the real median) cytoplasm; optics
+    # (defocus, noise) soften it again, so the median lands near the real frames'.
+    gain = float(rng.uniform(0.5, 1.6)) if rng.random() < 0.85 else float(rng.uniform(1.6, 2.2))
+    # Part of the fragmentation is real fragments pasted after the procedural ones.
+    share = float(rng.uniform(0.3, 1.0)) if bank.fragments else 0.0
+    return {"gain": gain, "field_height": 0.0 if tl else float(rng.uniform(0.5, 2.0)),
+            "real_fragment_share": share, "procedural_target": target * (1 - share)}
+
+
 def generate(
-    seed: int, style: str | None = None, size: int = 800, target_fraction: float | None = None
+    seed: int, style: str | None = None, size: int = 800, target_fraction: float | None = None,
+    bank: RealBank | None = None,
 ) -> SynthSample:
+    """One frame. With a ``bank`` of real frames (copy-paste synthesis), cells get real
+    cytoplasm texture, part of the fragmentation is real fragments, and real
+    background texture and oil droplets sit outside the zona. Without one,
+    the random stream (and so every frame of a seed) is what it always was.
+    """
     rng = np.random.default_rng(seed)
     pick_style = STYLES[0] if rng.random() < 0.6 else STYLES[1]
     style = style or pick_style
@@ -108,8 +128,13 @@ def generate(
     n_cells = int(rng.choice(_CELL_COUNTS, p=_CELL_P))
     p = _look(rng, style)
     fscale = r_outer / 200.0  # fragment sizes follow the embryo (3-40 px at 800 time-lapse)
-    emb = embryo.build(rng, r_outer, zona, n_cells, target, fscale)
-    T_roi, H_roi, alpha = embryo.render(rng, emb, p, max(fscale, s * 0.6))
+    real = _real_plan(rng, bank, tl, target)
+    emb = embryo.build(rng, r_outer, zona, n_cells, real.get("procedural_target", target), fscale)
+    field = None
+    if real:
+        field = bank.cytoplasm_field(rng, (emb.side, emb.side), s) * np.float32(real["gain"])
+        p["field_height"] = real["field_height"]
+    T_roi, H_roi, alpha = embryo.render(rng, emb, p, max(fscale, s * 0.6), cell_field=field)
 
     ex, ey = _place(rng, style, h, w, r_outer, s, well)
     ox, oy = int(round(ex - emb.c)), int(round(ey - emb.c))
@@ -130,6 +155,14 @@ def generate(
 
     n_clumps = int(rng.integers(0, 7 if tl else 4))
     blobs = debris.draw(rng, dT, Hgt, (ex, ey), r_outer, s, n_clumps, 0.1 if tl else 0.0)
+    extents = list(blobs)  # what the edge contrast and the transmission product must cover
+    if real:
+        real["fragments"] = copy_paste.paste_fragments(rng, bank, dT, Hgt, mask, (ex, ey), emb.r_inner,
+                                                       s, target)
+        outside = copy_paste.paste_outside(rng, bank, dT, Hgt, (ex, ey), r_outer, s, int(rng.integers(0, 4)))
+        drops = copy_paste.draw_droplets(rng, dT, Hgt, (ex, ey), r_outer, s, int(rng.integers(0, 3)))
+        real["outside"], real["droplets"] = len(outside), len(drops)
+        extents += outside + drops
 
     if tl:
         # Defocus above or below the embryo flips which side of an edge is bright.
@@ -138,8 +171,8 @@ def generate(
         relief, lap = rng.uniform(0.8, 1.8), rng.uniform(-0.1, 0.25)
     # Edge contrast only where there is something: the embryo and the clumps.
     pad = int(12 * s) + 4
-    xs = [fx0, fx1] + [b[0] - b[2] for b in blobs] + [b[0] + b[2] for b in blobs]
-    ys = [fy0, fy1] + [b[1] - b[2] for b in blobs] + [b[1] + b[2] for b in blobs]
+    xs = [fx0, fx1] + [b[0] - b[2] for b in extents] + [b[0] + b[2] for b in extents]
+    ys = [fy0, fy1] + [b[1] - b[2] for b in extents] + [b[1] + b[2] for b in extents]
     box = (max(int(min(xs)) - pad, 0), max(int(min(ys)) - pad, 0),
            min(int(max(xs)) + pad, w), min(int(max(ys)) + pad, h))
     microscope.edge_contrast(
@@ -172,6 +205,7 @@ def generate(
         "target_grade": get_scheme("istanbul").grade(100 * target),
         "grade": get_scheme("istanbul").grade(100 * frac),
         "debris": blobs,
+        "real": {k: v for k, v in real.items() if k != "procedural_target"},
         **well,
         **text,
     }

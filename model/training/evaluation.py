@@ -35,18 +35,7 @@ def evaluate_frames(predictor, frames, scheme: str = "istanbul", limit: int | No
             continue  # grade-only labels cannot score a mask; evaluate needs masks
         pred = predictor.predict(fr.image, scheme=scheme)
         seg.update(pred.class_mask, fr.mask)
-        ft = fragment_fraction(fr.mask)
-        ft = 0.0 if math.isnan(ft) else ft
-        rows.append({
-            "source": fr.source, "key": fr.key,
-            "true_pct": 100 * ft, "mask_pct": pred.fragment_pct_mask,
-            "regression_pct": pred.fragment_pct_regression,
-            "true_grade": sch.grade(100 * ft), "mask_grade": pred.grade,
-            "regression_grade": (None if math.isnan(pred.fraction_regression)
-                                 else sch.grade(pred.fragment_pct_regression)),
-            "uncertainty": pred.uncertainty, "warnings": pred.warnings,
-            "fragment_dice": _image_fragment_dice(pred.class_mask, fr.mask),
-        })
+        rows.append(frame_row(pred, fr, sch))
         if progress:
             el = time.monotonic() - t0
             sys.stderr.write(f"\revaluating {i + 1}/{n}  eta {el / (i + 1) * (n - i - 1):.0f} s   ")
@@ -54,6 +43,32 @@ def evaluate_frames(predictor, frames, scheme: str = "istanbul", limit: int | No
     if progress:
         sys.stderr.write("\n")
     return summarise(rows, seg, sch)
+
+
+def frame_row(pred, fr, sch) -> dict:
+    """One labelled frame's numbers (the per-image row of every evaluation)."""
+    ft = fragment_fraction(fr.mask)
+    ft = 0.0 if math.isnan(ft) else ft
+    return {
+        "source": fr.source, "key": fr.key,
+        "true_pct": 100 * ft, "mask_pct": pred.fragment_pct_mask,
+        "regression_pct": pred.fragment_pct_regression,
+        "true_grade": sch.grade(100 * ft), "mask_grade": pred.grade,
+        "regression_grade": (None if math.isnan(pred.fraction_regression)
+                             else sch.grade(pred.fragment_pct_regression)),
+        "uncertainty": pred.uncertainty, "warnings": pred.warnings,
+        "fragment_dice": _image_fragment_dice(pred.class_mask, fr.mask),
+        "false_fragment_pct": false_fragment_pct(pred.class_mask, fr.mask),
+        "blastomere_px": int(np.count_nonzero(fr.mask == 1)),
+        "false_fragment_px": int(np.count_nonzero((pred.class_mask == 2) & (fr.mask == 1))),
+    }
+
+
+def false_fragment_pct(pred: np.ndarray, truth: np.ndarray) -> float | None:
+    """Pixels predicted fragment where the truth is blastomere, as % of the true blastomere area."""
+    cell = truth == 1
+    n = int(cell.sum())
+    return None if n == 0 else 100.0 * int(np.count_nonzero(cell & (pred == 2))) / n
 
 
 def _image_fragment_dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
@@ -85,6 +100,8 @@ def summarise(rows: list[dict], seg: M.SegCounter, sch) -> dict:
         "fragment_false_negative_images": seg.fragment_fn_images,
         "fragment_absent_images": seg.fragment_absent_images,
         "fraction_mae_pts_mask": M.mae_points(fm, t),
+        "false_fragment_area_pct": (100.0 * sum(r.get("false_fragment_px", 0) for r in rows)
+                                    / max(1, sum(r.get("blastomere_px", 0) for r in rows))),
         "fraction_mae_pts_regression": M.mae_points(fr, t),
         "grade_accuracy": M.accuracy(cm),
         "grade_kappa_quadratic": M.quadratic_kappa(cm),

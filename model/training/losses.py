@@ -10,6 +10,12 @@
   interval outside it, so a grade constrains without inventing a number.
 - Consistency (optional): the soft mask's fragment fraction against the
   regressed one; gradients reach both branches.
+- False fragments (optional): the soft fragment probability summed over
+  pixels whose truth is blastomere, as a share of the blastomere area: the
+  "false-fragment area" the leave-one-embryo-out evaluation reports, made
+  differentiable. Its gradient is largest where the network is most sure of
+  a wrong fragment, so granular cytoplasm and crossing membranes (the hard
+  negatives) carry it. Pooled over the batch, like Dice.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class LossWeights:
     consistency: float = 0.0
     fragment_ce_weight: float = 3.0  # fragments are ~5 % of the cytoplasm: up-weight in CE
     smooth_l1_beta: float = 0.02  # quadratic within 2 points, linear beyond
+    false_fragment: float = 0.0
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, classes=(1, 2), eps: float = 1.0) -> torch.Tensor:
@@ -47,6 +54,14 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, classes=(1, 2), eps: f
         denom = probs[:, c].sum() + onehot[:, c].sum()
         losses.append(1.0 - (2 * inter + eps) / (denom + eps))
     return torch.stack(losses).mean()
+
+
+def false_fragment_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    cell = target == 1
+    if logits.shape[1] < 3 or not cell.any():
+        return logits.sum() * 0.0
+    p_frag = torch.softmax(logits.float(), dim=1)[:, 2]
+    return (p_frag * cell).sum() / cell.sum()
 
 
 def ce_loss(logits: torch.Tensor, target: torch.Tensor, fragment_weight: float = 1.0) -> torch.Tensor:
@@ -95,6 +110,8 @@ def total_loss(out, batch: dict, w: LossWeights, seg: bool = True, reg: bool = T
     if seg:
         parts["ce"] = w.ce * ce_loss(out.logits, mask, w.fragment_ce_weight)
         parts["dice"] = w.dice * dice_loss(out.logits, mask)
+        if w.false_fragment > 0:
+            parts["false_frag"] = w.false_fragment * false_fragment_loss(out.logits, mask)
     if reg and out.fraction is not None:
         # Grade-only samples carry no fraction (NaN): the Range loss covers them.
         has_frac = ~torch.isnan(batch["fraction"])

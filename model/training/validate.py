@@ -14,13 +14,15 @@ import math
 import numpy as np
 import torch
 
+from model.device import autocast
 from model.grading import get_scheme
 from model.training import metrics as M
 from model.training.samples import IGNORE, SampleSpec, TrainingSet
 
 
 @torch.no_grad()
-def validate(model, frames, size: int, device: torch.device, batch_size: int = 8) -> dict:
+def validate(model, frames, size: int, device: torch.device, batch_size: int = 8,
+             precision: str = "fp32") -> dict:
     if frames is None or len(frames) == 0:
         return {}
     ds = TrainingSet(frames, SampleSpec(size=size, augment=False), train=False)
@@ -32,7 +34,8 @@ def validate(model, frames, size: int, device: torch.device, batch_size: int = 8
         for start in range(0, len(ds), batch_size):
             items = [ds[i] for i in range(start, min(len(ds), start + batch_size))]
             x = torch.stack([it["image"] for it in items]).to(device)
-            out = model(x)
+            with autocast(device, precision):
+                out = model(x)
             pred = out.logits.argmax(1).cpu().numpy().astype(np.uint8)
             for j, it in enumerate(items):
                 f_true.append(float(it["fraction"]))
