@@ -1,8 +1,10 @@
 """`annotations import|export|list`: labelme folders in and out of the annotation store.
 
 Exit codes: 0 done; 1 some files could not be used (listed on stderr); 2 the
-store could not be opened (locked, absent, or damaged when read-only); 3 the
-store was damaged, moved aside and recovered (the message says where).
+store could not be opened (locked, absent, damaged when read-only, lab server
+unreachable); 3 the store was damaged, moved aside and recovered (the message
+says where). ``--store`` is an annotations.h5 path or the lab server's
+``postgresql://host/db`` URL.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ import numpy as np
 
 from app.core.imaging import ImageReadError, list_images, read_image, sha256_file, write_png
 from app.core.labelme_io import LabelmeError, read_labelme, write_labelme
-from app.core.store import AnnotationStore, Revision, StoreError, StoreWriteError
+from app.core.store import Revision, StoreError
+from app.core.store_api import Store, open_store
 
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("import", help="import a labelme folder (status 'corrected')")
     p.add_argument("--from", dest="src", required=True, help="folder of labelme .json files")
-    p.add_argument("--store", required=True, help="annotations.h5 (created if absent)")
+    p.add_argument("--store", required=True,
+                   help="annotations.h5 (created if absent) or postgresql://host/db (the lab server)")
     p.add_argument("--annotator", default="labelme-import")
-    p.add_argument("--images", help="image folder of the store (default: the store's folder); "
+    p.add_argument("--images", help="image folder of the store (default: the store's folder; for a "
+                   "server, the current folder); "
                    "an image there with the same name and pixels keys the sample")
     p = sub.add_parser("export", help="write labelme JSON (image embedded) and class masks")
     p.add_argument("--store", required=True)
@@ -35,8 +40,10 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     try:
-        store = AnnotationStore(args.store, readonly=args.action != "import",
-                                **({"folder": args.images} if getattr(args, "images", None) else {}))
+        from app.cli.server_cmd import ask_password
+
+        store = open_store(args.store, getattr(args, "images", None), readonly=args.action != "import",
+                           ask_password=ask_password)
     except (StoreError, FileNotFoundError, OSError) as exc:
         print(f"error: cannot open the annotation store: {exc}", file=sys.stderr)
         return 2
@@ -45,7 +52,7 @@ def run(args) -> int:
             if event.kind != "stale-lock":
                 print(f"warning: store damaged: {event}", file=sys.stderr)
         status = {"import": _import, "export": _export, "list": _list}[args.action](store, args)
-    except StoreWriteError as exc:
+    except StoreError as exc:  # a failed write, or the server refusing it
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -60,7 +67,7 @@ def _folder_index(folder: Path) -> dict[str, Path]:
         return {}
 
 
-def _import(store: AnnotationStore, args) -> int:
+def _import(store: Store, args) -> int:
     src = Path(args.src)
     files = sorted(src.glob("*.json"))
     if not files:
@@ -91,6 +98,8 @@ def _import(store: AnnotationStore, args) -> int:
         note = f" (ignored: {', '.join(ann.ignored)})" if ann.ignored else ""
         print(f"imported {jp.name} -> revision {seq}{note}")
     print(f"{len(files) - failed} imported, {failed} skipped into {store.path}")
+    if getattr(store, "journal_size", 0):
+        print(f"warning: {store.status_message()}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -107,7 +116,7 @@ def _fraction(mask: np.ndarray) -> float | None:
     return frag / total if total else None
 
 
-def _export(store: AnnotationStore, args) -> int:
+def _export(store: Store, args) -> int:
     dst = Path(args.dst)
     (dst / "masks").mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
@@ -138,7 +147,7 @@ def _export(store: AnnotationStore, args) -> int:
     return 0
 
 
-def _list(store: AnnotationStore, args) -> int:
+def _list(store: Store, args) -> int:
     revs = store.current_all(masks=False)
     print("path\tstatus\tgrade\tannotator\ttime_utc\trevisions")
     for sha, rev in revs.items():

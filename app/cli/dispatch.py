@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("app.cli.evaluate_cmd", "evaluate a model on a labelled data set"),
     "annotations": ("app.cli.annotations_cmd", "import or export corrections"),
     "models": ("app.cli.models_cmd", "list, activate or roll back models"),
+    "server": ("app.cli.server_cmd", "set up or upgrade the lab's PostgreSQL annotation store"),
 }
 
 

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: each image's folder name); see docs/report-format.md")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N",
                         help="images per model call (default: 4)")
+    parser.add_argument("--store", metavar="SPEC",
+                        help="annotation store whose corrections the report shows: an annotations.h5 "
+                        "path or the lab server's postgresql://host/db URL (default: the folder's own)")
 
 
 class Progress:
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     cache = ResultCache(folder)
-    store = _open_store(folder)
+    store = _open_store(folder, args.store)
     progress = Progress()
     print(f"grading {len(images)} image(s) of {folder} with model {predictor.version} on "
           f"{predictor.device}", file=sys.stderr)
@@ -152,14 +155,19 @@ def _correction(store, sha256: str):
         return None, None
 
 
-def _open_store(folder: Path):
-    """The folder's annotation store, read-only (the GUI may hold the writer's lock), or None."""
+def _open_store(folder: Path, spec: str | None = None):
+    """The annotation store, read-only (the GUI may hold the writer's lock), or None."""
     try:
-        from app.core.store import AnnotationStore, StoreError
+        from app.core.store import StoreError
+        from app.core.store_api import open_for_folder, open_store
     except ImportError:
         return None
     try:
-        return AnnotationStore.for_folder(folder, readonly=True)
+        if spec:
+            from app.cli.server_cmd import ask_password
+
+            return open_store(spec, folder, readonly=True, ask_password=ask_password)
+        return open_for_folder(folder, readonly=True)
     except FileNotFoundError:
         return None
     except StoreError as exc:

@@ -53,6 +53,7 @@ from app.core.finetune_split import (
 )
 from app.core.registry import Registry, RegistryError
 from app.core.resources import app_command
+from app.core.store_api import describe
 from app.core.timelapse import embryo_key
 
 # Re-exported: the GUI, the bench and the tests use the whole path through this module.
@@ -174,7 +175,7 @@ class FineTuneSession:
         if not self.parent_path.is_file():
             raise ValueError(f"no model to start from: {self.parent_path} does not exist")
         (self.run_dir / "plan.json").write_text(json.dumps({
-            "store": str(self.store_path), "parent": self.parent_version, "val_keys": self.plan.val_keys,
+            "store": describe(self.store_path), "parent": self.parent_version, "val_keys": self.plan.val_keys,
             "train": [asdict(s) for s in self.plan.train], "val": [asdict(s) for s in self.plan.val],
             "settings": asdict(self.settings)}, indent=1))
         return self.plan
@@ -206,7 +207,7 @@ class FineTuneSession:
         """Compare on the shared validation set and register the candidate (status: candidate)."""
         active, cand = self.load_evaluation("active"), self.load_evaluation("candidate")
         self.comparison = compare(active, cand, self.tolerance)
-        trained_on = {"store": str(self.store_path), "samples": [s.sha256 for s in self.plan.train],
+        trained_on = {"store": describe(self.store_path), "samples": [s.sha256 for s in self.plan.train],
                       "validation_keys": self.plan.val_keys, "validation_samples": [s.sha256 for s in self.plan.val],
                       "synthetic": self.settings.synthetic, "run_dir": str(self.run_dir)}
         metrics = {**self.comparison.candidate, "per_embryo": per_embryo(cand)}

@@ -46,9 +46,9 @@ class SplitPlan:
 
 
 def read_samples(store_path: Path, key_fn: Callable[[str], str] = embryo_key) -> list[SampleRef]:
-    from app.core.store import AnnotationStore
+    from app.core.store_api import open_store
 
-    store = AnnotationStore(store_path, readonly=True)
+    store = open_store(store_path, readonly=True)
     try:
         out = []
         for sha, rev in store.current_all(masks=False).items():
@@ -59,8 +59,23 @@ def read_samples(store_path: Path, key_fn: Callable[[str], str] = embryo_key) ->
         store.close()
 
 
-def validation_file(store_path: Path) -> Path:
-    return Path(store_path).parent / "finetune" / VALIDATION_FILE
+def validation_file(store_path: Path | str) -> Path:
+    return finetune_dir(store_path) / VALIDATION_FILE
+
+
+def finetune_dir(store_path: Path | str) -> Path:
+    """Beside a folder's HDF5 store; for the lab server, in this user's data folder (per server)."""
+    from app.core.store_api import is_server_url
+
+    if is_server_url(str(store_path)):
+        import hashlib
+
+        from app.core.project_dir import user_data_root
+        from app.core.store_api import describe
+
+        key = hashlib.sha256(describe(store_path).encode("utf-8")).hexdigest()[:16]
+        return user_data_root() / "lab-server" / key / "finetune"
+    return Path(store_path).parent / "finetune"
 
 
 def plan_split(samples: list[SampleRef], store_path: Path | None = None, val_fraction: float = 0.2,
@@ -126,8 +141,9 @@ def snapshot(store_path: Path, shas: Iterable[str], out: Path) -> int:
     import dataclasses
 
     from app.core.store import AnnotationStore
+    from app.core.store_api import open_store
 
-    src = AnnotationStore(store_path, readonly=True)
+    src = open_store(store_path, readonly=True)
     n = 0
     try:
         with AnnotationStore(out, folder=src.folder, compact_every=0) as dst:

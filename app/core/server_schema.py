@@ -16,19 +16,17 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from app.core.store_api import is_server_url
+from app.core.store_format import StoreError
+
 SQL_DIR = Path(__file__).with_name("server_sql")
-URL_PREFIXES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 5
 # One advisory lock key for migrations: two admins upgrading at once take turns.
 _MIGRATION_LOCK = 0x45_6D_62_72_79_6F  # "Embryo"
 
 
-class ServerError(Exception):
+class ServerError(StoreError):
     """The lab server cannot be used as asked; the message says why and what to do."""
-
-
-def is_server_url(spec: object) -> bool:
-    return isinstance(spec, str) and spec.startswith(URL_PREFIXES)
 
 
 def migrations() -> list[tuple[int, Path]]:

@@ -33,7 +33,7 @@ from app.core.server_journal import Pending, ServerJournal, journal_dir_for
 from app.core.server_rows import CURRENT, META, iso, pack, revision, unpack
 from app.core.server_schema import ServerError, check_schema, connect, redact
 from app.core.store_format import (
-    STATUSES,
+    LABEL_STATUSES,
     Revision,
     RevisionError,
     StoreError,
@@ -245,7 +245,7 @@ class ServerStore:
         h, w, c, dtype, data = row
         return unpack(data, (h, w) if c == 1 else (h, w, 3), dtype)
 
-    def training_samples(self, statuses: tuple[str, ...] = STATUSES) -> Iterator[TrainingSample]:
+    def training_samples(self, statuses: tuple[str, ...] = LABEL_STATUSES) -> Iterator[TrainingSample]:
         return iter_training_samples(self, statuses)
 
     def recovery_message(self) -> str:
@@ -358,6 +358,7 @@ class ServerStore:
         self._seen[rev.sha256] = seq
         return seq
 
+    @staticmethod
     def _read_folder_image(path: Path, sha: str) -> np.ndarray:
         if not path.is_file():
             raise RevisionError(f"the first save of {path.name} needs the image pixels")

@@ -40,7 +40,7 @@ CREATE TABLE revisions (
     previous_seq      bigint REFERENCES revisions,  -- the image's current revision when this one was written
     path              text NOT NULL CHECK (path <> ''),
     workstation       text NOT NULL,
-    status            text NOT NULL CHECK (status IN ('reviewed', 'corrected', 'grade-only')),
+    status            text NOT NULL CHECK (status IN ('reviewed', 'corrected', 'grade-only', 'withdrawn')),
     annotator         text NOT NULL,             -- session_user, set by the trigger
     recorded_at       timestamptz NOT NULL,      -- server clock, set by the trigger
     client_time       timestamptz,               -- the workstation's clock at save (journal: earlier)
