@@ -1,10 +1,10 @@
-"""Turning an annotator's decision into a store ``Revision``. Qt-free.
+"""The model's side of an image being corrected, and the revisions that need no mask. Qt-free.
 
-Three decisions, three statuses:
-- the mask was edited            -> "corrected" (corrected mask + the model's mask, so the
-                                    pixel deltas stay recoverable for weighting in training);
-- the model's result is accepted -> "reviewed"  (also when edits were undone back to it);
-- a grade without painting       -> "grade-only" (grade, scheme, reason; no corrected mask).
+``ImageState`` (app/core/image_state.py) decides which status the
+annotator's facts amount to and builds "corrected" and "grade-only"
+revisions; the two built here need nothing but the model's result:
+- the model's result is accepted          -> "reviewed";
+- a stored correction is undone entirely  -> "withdrawn" (no label any more).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.label_edit import MaskStats
-from app.core.store_format import GRADE_REASONS, Revision
+from app.core.store_format import GRADE_REASONS, WITHDRAWN, Revision
 from model.grading import fragment_fraction, get_scheme
 
 
@@ -40,25 +39,6 @@ def _model_extra(ctx: ImageContext) -> dict:
     return {"model_fraction": _fraction(ctx.model_fraction)}
 
 
-def mask_revision(ctx: ImageContext, mask: np.ndarray, annotator: str,
-                  stats: MaskStats | None = None, edit_steps: int | None = None) -> Revision:
-    """The current mask: "corrected", or "reviewed" when it equals the model's mask."""
-    same = ctx.model_mask is not None and np.array_equal(mask, ctx.model_mask)
-    frac = stats.fraction if stats is not None else fragment_fraction(mask)
-    frac = _fraction(frac)
-    grade = None if frac is None else get_scheme(ctx.scheme).grade(100.0 * frac)
-    extra = _model_extra(ctx)
-    if not same and ctx.model_mask is not None:
-        extra["changed_pixels"] = int(np.count_nonzero(mask != ctx.model_mask))
-    if edit_steps is not None:
-        extra["edit_steps"] = int(edit_steps)
-    return Revision(
-        sha256=ctx.sha256, path=ctx.path, status="reviewed" if same else "corrected",
-        annotator=annotator, mask=None if same else mask, model_mask=ctx.model_mask,
-        grade=grade, scheme=ctx.scheme, fragment_fraction=frac,
-        model_version=ctx.model_version, extra=extra)
-
-
 def accept_revision(ctx: ImageContext, annotator: str) -> Revision:
     """The model's mask and grade accepted as they are."""
     if ctx.model_mask is None:
@@ -70,20 +50,21 @@ def accept_revision(ctx: ImageContext, annotator: str) -> Revision:
     return Revision(sha256=ctx.sha256, path=ctx.path, status="reviewed", annotator=annotator,
                     model_mask=ctx.model_mask, grade=grade, scheme=ctx.scheme,
                     fragment_fraction=frac, model_version=ctx.model_version,
-                    extra=_model_extra(ctx))
+                    extra={**_model_extra(ctx), "accepted": True})
 
 
-def grade_only_revision(ctx: ImageContext, annotator: str, grade: str, reason: str,
-                        text: str = "") -> Revision:
-    """A grade set by hand without painting, with why the mask was not corrected."""
-    scheme = get_scheme(ctx.scheme)
+def withdrawn_revision(ctx: ImageContext, annotator: str) -> Revision:
+    """Every edit undone after a correction was stored: the image is back to 'graded by model'."""
+    return Revision(sha256=ctx.sha256, path=ctx.path, status=WITHDRAWN, annotator=annotator,
+                    scheme=ctx.scheme, model_version=ctx.model_version, extra=_model_extra(ctx))
+
+
+def check_grade(scheme_key: str, grade: str, reason: str, text: str = "") -> None:
+    """Raise ValueError (message for the user) unless this is a grade that may be set by hand."""
+    scheme = get_scheme(scheme_key)
     if grade not in scheme.labels:
         raise ValueError(f"{grade!r} is not a grade of {scheme.name}")
     if reason not in GRADE_REASONS:
         raise ValueError(f"reason must be one of {GRADE_REASONS}")
     if reason == "other" and not text.strip():
         raise ValueError("say why in a few words when the reason is 'other'")
-    return Revision(sha256=ctx.sha256, path=ctx.path, status="grade-only", annotator=annotator,
-                    model_mask=ctx.model_mask, grade=grade, scheme=scheme.key,
-                    grade_reason=reason, reason_text=text.strip(),
-                    model_version=ctx.model_version, extra=_model_extra(ctx))

@@ -52,6 +52,8 @@ def read_samples(store_path: Path, key_fn: Callable[[str], str] = embryo_key) ->
     try:
         out = []
         for sha, rev in store.current_all(masks=False).items():
+            if rev.status == "withdrawn":  # a correction taken back: no label
+                continue
             has_mask = rev.status != "grade-only"
             out.append(SampleRef(sha, rev.path, key_fn(rev.path), has_mask, rev.status))
         return out

@@ -104,7 +104,8 @@ def _correction(record, scheme: str) -> dict:
     frac = _field(record, "fragment_fraction", "fraction")
     pct = float(frac) * 100.0 if frac is not None else _field(record, "fragment_pct")
     grade, rec_scheme = _field(record, "grade"), _field(record, "scheme") or scheme
-    if pct is not None and (grade is None or rec_scheme != scheme):
+    set_by_hand = _field(record, "grade_reason") is not None  # ADR 0006: it wins over the mask's
+    if pct is not None and not set_by_hand and (grade is None or rec_scheme != scheme):
         # a % converts to any scheme; a bare grade (grade-only) stays in its own
         grade, rec_scheme = get_scheme(scheme).grade(float(pct)), scheme
     reason = _field(record, "grade_reason", "override_reason", "reason")
@@ -155,7 +156,8 @@ def make_row(rel_path: str, sha256: str, prediction=None, correction=None, *,
             corr["corrected_scheme"] = corr["corrected_scheme"] or scheme
         row.update(corr)
         row["final_grade"] = corr["corrected_grade"] or row["final_grade"]
-        # a grade-only override leaves no % that matches the final grade
+        # a grade-only override leaves no % that matches the final grade; a grade set over a
+        # painted mask keeps the mask's % (the measurement) beside the hand-set grade (ADR 0006)
         row["final_fragment_pct"] = corr["corrected_fragment_pct"]
     return row
 

@@ -66,7 +66,8 @@ def review_order(paths, cache, model_version: str | None, store=None, include_re
     AnnotationStore (optional). Hashes come from the cache's memoised index."""
     reviewed: dict[str, str] = {}
     if store is not None:
-        reviewed = {sha: rev.status for sha, rev in store.current_all(masks=False).items()}
+        reviewed = {sha: rev.status for sha, rev in store.current_all(masks=False).items()
+                    if rev.status != "withdrawn"}
     items = []
     for p in paths:
         if should_stop is not None and should_stop():

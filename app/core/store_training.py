@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from app.core.store_format import STATUSES, embryo_key
+from app.core.store_format import LABEL_STATUSES, embryo_key
 
 if TYPE_CHECKING:
     from app.core.store import AnnotationStore
@@ -27,7 +27,7 @@ class TrainingSample(NamedTuple):
 
 
 def iter_training_samples(
-    store: AnnotationStore, statuses: tuple[str, ...] = STATUSES
+    store: AnnotationStore, statuses: tuple[str, ...] = LABEL_STATUSES
 ) -> Iterator[TrainingSample]:
     """Current revisions as training samples, one image read at a time.
 

@@ -1,40 +1,36 @@
 """Saving corrections off the GUI thread: debounced after each burst of edits, and on Ctrl+S.
 
-The GUI thread only snapshots (copies the mask, builds the Revision); the
+The GUI thread only snapshots (``ImageState.revision`` copies the mask); the
 store's ``append`` (compression, fsync, rename) runs in a one-thread pool so
 saves land in the order they were made and the window never waits on the
 disk. A save that fails leaves the editor "unsaved" and says why; the next
-edit or Ctrl+S tries again. Saves of an image are skipped when its mask is
-back to what was last stored, so painting and undoing everything leaves no
-revision behind.
+edit or Ctrl+S tries again. A save whose facts the store already holds is
+skipped, so painting and undoing back to the stored state records nothing.
+
+The saver never asks for the annotator's name: a dialog fired by the
+debounce timer would pop up mid-stroke. The window asks before the first
+edit (``EditingIntegration``); without a name a save is refused visibly.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
-from app.core.corrections import ImageContext, accept_revision, grade_only_revision, mask_revision
-from app.core.label_edit import LabelEditor
+from app.core.corrections import check_grade
+from app.core.image_state import GradeOverride, ImageState
 from app.gui.workers import GeneratorWorker, make_pool, start
 
 DEBOUNCE_MS = 1500
+_RETRY = ("save failed",)  # a signature no state has: the next save is never skipped
 
 
-def mask_digest(mask: np.ndarray | None) -> str | None:
-    return None if mask is None else hashlib.blake2b(np.ascontiguousarray(mask), digest_size=16).hexdigest()
-
-
-def _append_job(job: int, store, rev, image, digest: str | None, skip_if: str | None):
+def _append_job(job: int, store, rev, image):
     # Errors come back as values: one slot on the saver handles every outcome.
-    if digest is not None and digest == skip_if:
-        return job, None, None  # unchanged since the last stored state: nothing to record
     try:
-        return job, (store.append(rev, image=image), rev.status, digest), None
+        return job, store.append(rev, image=image), None
     except Exception as exc:  # StoreError, OSError, RevisionError...
         return job, None, f"save failed: {exc}"
 
@@ -50,11 +46,9 @@ class AutoSaver(QObject):
         self.store = store
         self.annotator = annotator
         self.pool = make_pool(1, "autosave")  # one thread: saves stay in order
-        self.ctx: ImageContext | None = None
-        self.editor: LabelEditor | None = None
-        self._stored_digest: dict[str, str | None] = {}  # sha -> digest of the last stored mask
+        self.state: ImageState | None = None
         self._in_flight = 0
-        self._jobs: dict[int, tuple[str, LabelEditor | None, int | None]] = {}
+        self._jobs: dict[int, tuple[ImageState, int, tuple | None, tuple | None, str]] = {}
         self._next_job = 0
         self.last_error = ""
         self.timer = QTimer(self)
@@ -69,22 +63,13 @@ class AutoSaver(QObject):
     def set_store(self, store) -> None:
         self.flush()
         self.store = store
-        self._stored_digest.clear()
 
-    def set_current(self, ctx: ImageContext | None, editor: LabelEditor | None,
-                    stored_mask: np.ndarray | None = None) -> None:
-        """Switch images; unsaved edits of the previous one are saved first, right now.
-
-        ``stored_mask`` is the mask the store already holds for this image
-        (None: nothing stored yet, so the model's mask is the baseline).
-        """
-        if self.editor is not None and self.editor.dirty:
+    def set_current(self, state: ImageState | None) -> None:
+        """Switch images; unsaved facts of the previous one are saved first, right now."""
+        if self.state is not None and self.state is not state:
             self.save_now()
         self.timer.stop()
-        self.ctx, self.editor = ctx, editor
-        if ctx is not None and ctx.sha256 not in self._stored_digest:
-            base = stored_mask if stored_mask is not None else ctx.model_mask
-            self._stored_digest[ctx.sha256] = mask_digest(base)
+        self.state = state
         self._emit_state()
 
     def watch(self, controller) -> None:
@@ -97,50 +82,53 @@ class AutoSaver(QObject):
         self._emit_state()
 
     def save_now(self) -> bool:
-        """Save the current mask if it has unsaved edits; True when a save was started."""
+        """Record the current image's facts if the store does not hold them yet; True if a save started."""
         self.timer.stop()
-        ed, ctx = self.editor, self.ctx
-        if ed is None or ctx is None or not ed.dirty:
+        st = self.state
+        if st is None or st.editor.in_stroke:  # never half a stroke; the stroke's end schedules again
             return False
-        if ed.in_stroke:  # never save half a stroke; the stroke's end schedules again
+        rev = st.revision()
+        if rev is None:
+            st.editor.mark_saved()  # back to what is stored: nothing to record
+            self._emit_state()
             return False
-        rev = mask_revision(ctx, ed.mask.copy(), "", ed.stats, len(ed.history))
-        return self._submit(rev, ed, digest=mask_digest(rev.mask if rev.mask is not None
-                                                        else ctx.model_mask))
+        return self._submit(rev, st)
 
     def accept_model(self) -> bool:
-        if self.ctx is None or self.ctx.model_mask is None:
+        """The model's result is right (the caller has put the model's mask back)."""
+        if self.state is None or self.state.ctx.model_mask is None:
             self.state_changed.emit("no model result to accept")
             return False
-        return self._submit(accept_revision(self.ctx, ""), None,
-                            digest=mask_digest(self.ctx.model_mask), force=True)
+        self.state.accepted, self.state.override = True, None
+        return self.save_now()
 
-    def save_grade_only(self, grade: str, reason: str, text: str = "") -> bool:
-        if self.ctx is None:
+    def set_grade(self, grade: str, reason: str, text: str = "") -> bool:
+        """A grade set by hand: kept with the mask (painted or the model's) and winning for the final grade."""
+        st = self.state
+        if st is None:
             return False
         try:
-            rev = grade_only_revision(self.ctx, "", grade, reason, text)
+            check_grade(st.ctx.scheme, grade, reason, text)
         except ValueError as exc:
             self.state_changed.emit(str(exc))
             return False
-        return self._submit(rev, None, digest=None, force=True)
+        st.override = GradeOverride(grade, st.ctx.scheme, reason, text.strip())
+        return self.save_now()
 
-    def _submit(self, rev, editor: LabelEditor | None, digest: str | None,
-                force: bool = False) -> bool:
+    def _submit(self, rev, st: ImageState) -> bool:
         if self.store is None:
             self._fail(rev.sha256, "no annotation store is open: open a folder first")
             return False
         name = (self.annotator() or "").strip()
         if not name:
-            self._fail(rev.sha256, "saving needs the annotator's name")
+            self._fail(rev.sha256, "saving needs the annotator's name: File → Change annotator…")
             return False
         rev.annotator = name
-        image = self.ctx.image if self.ctx is not None and self.ctx.sha256 == rev.sha256 else None
-        skip_if = None if force else self._stored_digest.get(rev.sha256)
-        version = editor.version if editor is not None else None
+        previous, sig = st.stored, st.signature()
+        st.mark_stored(sig, st.stored_note)  # optimistic: later saves compare with this one
         self._next_job += 1
-        self._jobs[self._next_job] = (rev.sha256, editor, version)
-        w = GeneratorWorker(_append_job, self._next_job, self.store, rev, image, digest, skip_if)
+        self._jobs[self._next_job] = (st, st.editor.version, sig, previous, name)
+        w = GeneratorWorker(_append_job, self._next_job, self.store, rev, st.ctx.image)
         # Bound slots of this QObject, not lambdas: a lambda's queued call dies with the
         # worker's signals object, which the shared worker registry may free first.
         w.signals.returned.connect(self._on_returned)
@@ -151,23 +139,18 @@ class AutoSaver(QObject):
         return True
 
     def _on_returned(self, value) -> None:
-        job, result, error = value
-        sha, editor, version = self._jobs.pop(job, ("", None, None))
+        job, seq, error = value
+        st, version, sig, _previous, name = self._jobs.pop(job)
         if error is not None:
-            self._fail(sha, error)
-        else:
-            self._done(sha, editor, version, result)
-
-    def _done(self, sha: str, editor: LabelEditor | None, version: int | None, result) -> None:
-        if editor is not None and version is not None:
-            editor.mark_saved(version)  # edits made meanwhile keep the editor dirty
-        self.last_error = ""
-        if result is None:
+            if st.stored == sig:
+                st.mark_stored(_RETRY)
+            self._fail(st.sha256, error)
             return
-        seq, status, digest = result
-        if status != "grade-only":
-            self._stored_digest[sha] = digest
-        self.saved.emit(sha, int(seq), status)
+        st.editor.mark_saved(version)  # edits made meanwhile keep the editor dirty
+        if st.stored == sig:
+            st.stored_note = f"{name}, saved"
+        self.last_error = ""
+        self.saved.emit(st.sha256, int(seq), sig[0] if sig is not None else "withdrawn")
 
     def _fail(self, sha: str, message: str) -> None:
         self.last_error = message
@@ -181,7 +164,7 @@ class AutoSaver(QObject):
     def _emit_state(self) -> None:
         if self._in_flight:
             text = "saving…"
-        elif self.editor is not None and self.editor.dirty:
+        elif self.state is not None and self.state.editor.dirty:
             text = f"⚠ {self.last_error} (not saved)" if self.last_error else "unsaved changes"
         else:
             text = "all changes saved"

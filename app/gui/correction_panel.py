@@ -41,6 +41,7 @@ class CorrectionPanel(QWidget):
         super().__init__(parent)
         self.scheme = DEFAULT_SCHEME
         self._model_grade: str | None = None
+        self._active = False  # an image whose result can be corrected is shown
 
         box = QGroupBox("Correction", self)
         grid = QGridLayout(box)
@@ -54,6 +55,7 @@ class CorrectionPanel(QWidget):
             for c, lab in enumerate(labs, start=1):
                 grid.addWidget(lab, r, c)
         self.review_status = QLabel("not reviewed", self)
+        self.review_status.setWordWrap(True)  # a long reason must not widen the panel
         self.save_state = QLabel("", self)
         self.save_state.setWordWrap(True)
         self.save_state.setStyleSheet("color: gray;")
@@ -95,7 +97,7 @@ class CorrectionPanel(QWidget):
         lay.addWidget(self.save_state)
         lay.addStretch(1)
         self.set_scheme(DEFAULT_SCHEME)
-        self.set_model(None, None)
+        self.new_image()
 
     # -- inputs ----------------------------------------------------------------------------
     def set_scheme(self, key: str) -> None:
@@ -107,29 +109,48 @@ class CorrectionPanel(QWidget):
         i = self.grade_combo.findData(current)
         self.grade_combo.setCurrentIndex(max(i, 0))
 
+    def new_image(self, text: str = "") -> None:
+        """Another image is shown: nothing of the previous one stays, not even a half-typed reason."""
+        self._active = False
+        self.reason_combo.setCurrentIndex(0)
+        self.reason_text.clear()
+        self.set_model(None, None)
+        self.set_stats(None)
+        self.review_status.setText(text)
+        self.save_state.setText("")
+        self._validate()
+
+    def set_unavailable(self, reason: str) -> None:
+        """The image cannot be read or graded: an empty, disabled editor that says why."""
+        self.new_image(f"⚠ cannot correct this image: {reason}")
+
     def set_model(self, fraction: float | None, grade: str | None) -> None:
         """The model's mask-derived fraction [0, 1] and grade (None: no result yet)."""
         self._model_grade = grade
+        self._active = grade is not None
         self.model_pct.setText(_pct(fraction))
         self.model_grade.setText(grade or "—")
-        self.accept_button.setEnabled(grade is not None)
+        self.accept_button.setEnabled(self._active)
+        self.save_button.setEnabled(self._active)
         if grade is not None:
             self.grade_combo.setCurrentIndex(max(self.grade_combo.findData(grade), 0))
+        self._validate()
 
-    def set_stats(self, stats: MaskStats | None) -> None:
+    def set_stats(self, stats: MaskStats | None, grade: str | None = None, by_hand: bool = False) -> None:
+        """The corrected mask's numbers; ``grade`` the final grade when set by hand."""
         if stats is None:
             self.corr_pct.setText("—")
             self.corr_grade.setText("—")
+            self.corr_grade.setStyleSheet("")
             return
-        grade = stats.grade
+        grade = grade if grade is not None else stats.grade
         self.corr_pct.setText(_pct(stats.fraction))
-        self.corr_grade.setText(grade or "—")
+        self.corr_grade.setText((grade or "—") + (" (set)" if by_hand else ""))
         # A changed grade is what matters clinically: make it impossible to miss.
         changed = grade is not None and self._model_grade is not None and grade != self._model_grade
         self.corr_grade.setStyleSheet("color: #b06000; font-weight: bold;" if changed else "")
 
-    def set_review_status(self, status: str | None, detail: str = "") -> None:
-        text = status or "not reviewed"
+    def set_review_status(self, text: str, detail: str = "") -> None:
         self.review_status.setText(f"status: {text}" + (f" — {detail}" if detail else ""))
 
     def set_save_state(self, text: str) -> None:
@@ -137,7 +158,8 @@ class CorrectionPanel(QWidget):
 
     # -- outputs ---------------------------------------------------------------------------
     def _validate(self) -> bool:
-        ok = self.reason_combo.currentText() != "other" or bool(self.reason_text.text().strip())
+        ok = self._active and (self.reason_combo.currentText() != "other"
+                               or bool(self.reason_text.text().strip()))
         self.grade_button.setEnabled(ok)
         return ok
 

@@ -3,12 +3,16 @@
 Kept out of ``main_window.py`` so the window stays a layout: this module adds
 the editing toolbar, the correction panel (under the grade panel), File menu
 entries (Save corrections, Change annotator) and connects the review
-controller's signals to the editors, the annotation store and the autosaver.
+controller's signals to the per-image states, the annotation store and the
+autosaver.
 
-Per image: the editor starts from the newest stored corrected mask, else the
-model's mask; its undo history survives moving to other images and back
-(``EditorManager``). The folder list shows "reviewed" / "corrected" from the
-store when a folder opens and after every save.
+One ``ImageState`` per (folder, image sha) is the single source of what the
+view, the correction panel, the grade panel's corrected column, the folder
+list and the store say (``app/core/image_state.py``). The state is bound only
+once the view shows that image's pixels and the model's result; moving to
+another image unbinds it first, so no action can reach an image that is not
+the one shown. Its undo history survives moving away and back
+(``EditorManager``, keyed like the states).
 """
 
 from __future__ import annotations
@@ -20,18 +24,16 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QMessageBox
 
 from app.core.corrections import ImageContext
+from app.core.image_state import SHOWN_STATUS, ImageState, from_store, state_key
 from app.core.label_edit import EditorManager
 from app.core.store import AnnotationStore, StoreError
-from app.gui.annotator import Annotator
+from app.gui.annotator import Annotator, stored_name
 from app.gui.autosave import AutoSaver
 from app.gui.correction_panel import CorrectionPanel
 from app.gui.edit_toolbar import EditToolbar
-from app.gui.edit_tools import EditController
+from app.gui.edit_tools import NAVIGATE, EditController
 
 log = logging.getLogger(__name__)
-
-# The folder list knows reviewed / corrected; a hand-set grade is a correction of the grade.
-LIST_STATUS = {"reviewed": "reviewed", "corrected": "corrected", "grade-only": "corrected"}
 
 
 class EditingIntegration(QObject):
@@ -43,7 +45,8 @@ class EditingIntegration(QObject):
         self.store: AnnotationStore | None = None
         self._store_folder: Path | None = None
         self._statuses: dict[str, str] = {}  # path relative to the folder -> store status
-        self.ctx: ImageContext | None = None
+        self.state: ImageState | None = None  # the image being corrected (bound), or None
+        self._states: dict[str, ImageState] = {}
         self.confirm = confirm or self._confirm_discard
 
         self.editors = EditorManager()
@@ -54,7 +57,8 @@ class EditingIntegration(QObject):
         lay = w.right.layout()
         lay.insertWidget(1, self.panel)
         self.annotator = Annotator(w, w.settings.qs)
-        self.saver = AutoSaver(None, self.annotator, parent=self)
+        # The saver only reads the name; asking is done before the first edit, never by a timer.
+        self.saver = AutoSaver(None, lambda: stored_name(w.settings.qs), parent=self)
         self.saver.watch(self.edit)
         w.addAction(self.saver.save_action)
         file_menu = w.menuBar().actions()[0].menu()
@@ -64,18 +68,24 @@ class EditingIntegration(QObject):
         self.change_annotator_action.triggered.connect(self.annotator.change)
 
         self.review.review_status = self._status_of_entry
-        self.review.image_shown.connect(self._on_image_shown)
+        self.review.navigated.connect(self._unbind)
+        self.review.image_failed.connect(self._on_image_failed)
         self.review.prediction_shown.connect(self._on_prediction_shown)
         w.grade_panel.scheme_changed.connect(self._on_scheme)
         self.edit.stats_changed.connect(self._on_stats)
+        self.edit.tool_changed.connect(self._on_tool)
         self.panel.accept_requested.connect(self.accept_model)
-        self.panel.grade_requested.connect(self.saver.save_grade_only)
+        self.panel.grade_requested.connect(self.set_grade)
         self.panel.save_requested.connect(self.saver.save_now)
         self.saver.state_changed.connect(self.panel.set_save_state)
         self.saver.saved.connect(self._on_saved)
         self.saver.failed.connect(lambda _sha, msg: w.show_message(f"⚠ {msg}"))
         self.panel.set_scheme(w.grade_panel.scheme)
         w.installEventFilter(self)
+
+    @property
+    def ctx(self) -> ImageContext | None:
+        return None if self.state is None else self.state.ctx
 
     # -- store ---------------------------------------------------------------------------------
     def _ensure_store(self, folder: Path | None) -> AnnotationStore | None:
@@ -86,7 +96,8 @@ class EditingIntegration(QObject):
             self.store.close()
         self.store, self._store_folder, self._statuses = None, folder, {}
         try:
-            self.store = AnnotationStore.for_folder(folder)
+            lab = getattr(self.window, "lab_server", None)  # Settings → Lab server (app/gui/lab_server.py)
+            self.store = lab.open_store(folder) if lab is not None else AnnotationStore.for_folder(folder)
         except (StoreError, OSError) as exc:
             # Another window has this folder open, or it is read-only: review without saving.
             self.window.show_message(f"⚠ corrections will not be saved: {exc}")
@@ -107,71 +118,108 @@ class EditingIntegration(QObject):
     def _status_of_entry(self, entry) -> str | None:
         # Called by the review controller while it lists a freshly opened folder.
         self._ensure_store(self.review.folder)
-        return LIST_STATUS.get(self._statuses.get(self._rel(entry.path)))
+        return SHOWN_STATUS.get(self._statuses.get(self._rel(entry.path)))
 
     # -- following the current image -----------------------------------------------------------
-    def _on_image_shown(self, path) -> None:
-        if self.ctx is not None and Path(self.ctx.path) == Path(path):
-            return
+    def _unbind(self, _path=None) -> None:
+        """Another image is current: save this one's facts, then let nothing act on it."""
+        self.saver.set_current(None)
         self.edit.set_editor(None)
-        self.saver.set_current(None, None)
-        self.ctx = None
-        self.panel.set_model(None, None)
-        self.panel.set_stats(None)
-        self.panel.set_review_status(None)
+        self.state = None
+        self.panel.new_image()
+        self.window.grade_panel.set_corrected(None)
+
+    def _on_image_failed(self, path, reason: str) -> None:
+        if Path(path) == Path(self.review.current or ""):
+            self._unbind()
+            self.panel.set_unavailable(reason)
 
     def _on_prediction_shown(self, path) -> None:
         pred = self.review.current_prediction
         entry = self.window.folder_panel.model.entry(path)
-        if pred is None or entry is None or entry.sha256 is None:
+        if pred is None or entry is None or entry.sha256 is None or path != self.review.current:
             return
-        store = self._ensure_store(self.review.folder)
-        rev = None
-        if store is not None:
-            try:
-                rev = store.current(entry.sha256)
-            except StoreError as exc:
-                self.window.show_message(f"⚠ cannot read the saved correction: {exc}")
-        stored = rev.mask if rev is not None and rev.status == "corrected" else None
-        start = stored if stored is not None and stored.shape == pred.class_mask.shape else pred.class_mask
-        editor = self.editors.open(entry.sha256, start, pred.class_mask, self.review.scheme)
-        self.ctx = ImageContext(entry.sha256, str(Path(path).resolve()), pred.class_mask,
-                                pred.model_version, pred.fraction_mask, self.review.scheme,
-                                self.view.image)
-        self.saver.set_current(self.ctx, editor, stored)
-        self.edit.set_editor(editor)
+        if self.review.shown_path != path or self.view.image is None:
+            return  # never bind an image's state to another image's pixels
+        folder = self.review.folder
+        store = self._ensure_store(folder)
+        key = state_key(folder, entry.sha256)
+        ctx = ImageContext(entry.sha256, str(Path(path).resolve()), pred.class_mask, pred.model_version,
+                           pred.fraction_mask, self.review.scheme, self.view.image)
+        state = self._states.get(key)
+        if state is None or key not in self.editors or state.ctx.model_version != ctx.model_version:
+            rev = None
+            if store is not None:
+                try:
+                    rev = store.current(entry.sha256)
+                except StoreError as exc:
+                    self.window.show_message(f"⚠ cannot read the saved correction: {exc}")
+            self.editors.drop(key)
+            state = from_store(folder, ctx, rev, lambda start: self.editors.open(
+                key, start, pred.class_mask, self.review.scheme))
+            self._states[key] = state
+            # A state lives as long as its editor (evicted only when saved): the store has the rest.
+            self._states = {k: v for k, v in self._states.items() if k in self.editors}
+        else:
+            self.editors.get(key)  # most recently used
+            state.ctx = ctx
+        self.state = state
+        self.saver.set_current(state)
+        self.edit.set_editor(state.editor)
         self.panel.set_model(pred.fraction_mask, pred.grade)
-        self.panel.set_stats(editor.stats)
-        if rev is not None:
-            who = f"{rev.annotator}, {rev.time_utc[:16].replace('T', ' ')} UTC"
-            self.panel.set_review_status(rev.status, who)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        st = self.state
+        if st is None:
+            return
+        self._on_stats(st.editor.stats)
+        note = st.stored_note if st.stored is not None else ""
+        self.panel.set_review_status(st.describe(), note)
 
     def _on_scheme(self, scheme: str) -> None:
         self.panel.set_scheme(scheme)
-        ed = self.edit.editor
-        if ed is not None:
-            ed.scheme = scheme
-        if self.ctx is not None:
-            self.ctx.scheme = scheme
+        if self.state is not None:
+            self.state.editor.scheme = scheme
+            self.state.ctx.scheme = scheme
+            self._show_state()
 
     def _on_stats(self, stats) -> None:
-        self.panel.set_stats(stats)
-        pred = self.review.current_prediction
+        st = self.state
+        if st is None:
+            return
+        ov = st.override
+        self.panel.set_stats(stats, ov.grade if ov is not None else None, by_hand=ov is not None)
         # No mask comparison here: this runs on every brush segment and must stay O(box).
-        if pred is not None and self.edit.editor is not None and self.edit.editor.version:
-            self.window.grade_panel.set_values(pred, {"fragment_pct_mask": stats.percent,
-                                                      "grade": stats.grade or "—"})
+        if st.editor.version or st.stored is not None or ov is not None:
+            self.window.grade_panel.set_corrected({"fragment_pct_mask": stats.percent,
+                                                   "grade": st.final_grade() or "—"})
+
+    def _on_tool(self, tool: str) -> None:
+        # Ask who edits before the first edit: a question fired later by the autosave timer
+        # would pop up mid-stroke and swallow clicks.
+        if tool != NAVIGATE and not stored_name(self.window.settings.qs) and not self.annotator():
+            self.window.show_message("⚠ editing needs the annotator's name")
+            self.edit.set_tool(NAVIGATE)
+            self.toolbar.tool_actions[NAVIGATE].setChecked(True)
 
     # -- decisions -----------------------------------------------------------------------------
     def accept_model(self) -> None:
-        ed = self.edit.editor
-        if ed is not None and ed.differs_from_model():
+        st = self.state
+        if st is None or not self.annotator():
+            return
+        if st.painted():
             if not self.confirm():
                 return
             self.edit.reset_to_model()
-        if self.saver.accept_model() and ed is not None:
-            ed.mark_saved()  # the accepted model mask is what is stored now
-            self.saver.timer.stop()
+        self.saver.accept_model()
+        self._show_state()
+
+    def set_grade(self, grade: str, reason: str, text: str = "") -> None:
+        if self.state is None or not self.annotator():
+            return
+        self.saver.set_grade(grade, reason, text)
+        self._show_state()
 
     def _confirm_discard(self) -> bool:
         answer = QMessageBox.question(
@@ -181,22 +229,20 @@ class EditingIntegration(QObject):
         return answer == QMessageBox.StandardButton.Yes
 
     def _on_saved(self, sha: str, _seq: int, status: str) -> None:
-        path = Path(self.ctx.path) if self.ctx is not None and self.ctx.sha256 == sha else None
-        if path is None:
-            for e in self.window.folder_panel.model.entries:
-                if e.sha256 == sha:
-                    path = e.path
-                    break
-        if path is None:
+        folder = self._store_folder
+        st = self._states.get(state_key(folder, sha)) if folder is not None else None
+        if st is None:
             return
-        self._statuses[self._rel(path)] = status
-        entry = self.window.folder_panel.model.entry(path)
-        if entry is not None:
-            entry.review_status = LIST_STATUS.get(status)
-            self.window.folder_panel.model.entry_changed(path)
-        if self.ctx is not None and self.ctx.sha256 == sha:
-            self.panel.set_review_status(status, "saved")
-        self.window.show_message(f"saved: {status}")
+        self._statuses[self._rel(st.path)] = status
+        shown = SHOWN_STATUS.get(status)
+        model = self.window.folder_panel.model
+        for e in model.entries:
+            if e.sha256 == sha:  # byte-identical copies in this folder share the store record
+                e.review_status = shown
+                model.entry_changed(e.path)
+        if st is self.state:
+            self._show_state()
+        self.window.show_message(f"saved: {shown or 'correction withdrawn'}")
 
     # -- closing -------------------------------------------------------------------------------
     def eventFilter(self, obj, ev):  # noqa: N802

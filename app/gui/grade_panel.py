@@ -2,9 +2,10 @@
 
 ``set_values(model, corrected)`` fills a small table: one row per quantity,
 a "model" column from the ``Prediction`` and a "corrected" column from a
-plain dict (shown only when given). The correction editor passes e.g.
+plain dict (``set_corrected``). The correction editor passes e.g.
 ``{"fragment_pct_mask": 12.5, "grade": "2", "note": "mask wrong"}``; any key
-of ``ROWS`` may be present, the rest stay blank.
+of ``ROWS`` may be present, the rest stay blank. The column is always laid out
+(blank when nothing is corrected), so editing never changes the panel's width.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class GradePanel(QWidget):
         for r, (key, text) in enumerate(ROWS, start=1):
             self.grid.addWidget(QLabel(text), r, 0)
             m, c = QLabel("—"), QLabel("")
+            c.setMinimumWidth(c.fontMetrics().horizontalAdvance("100.0 %  "))
             for lab in (m, c):
                 lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             m.setObjectName(f"model_{key}")
@@ -136,20 +138,23 @@ class GradePanel(QWidget):
         self.model_banner.setVisible(bool(message))
 
     def set_values(self, model, corrected: dict | None = None, status: str = "") -> None:
-        """Show a Prediction (or None) and optionally a corrected column."""
+        """Show a Prediction (or None); a corrected dict also fills the corrected column."""
         vals = model_values(model)
         if model is None and status:
             vals["fragment_pct_mask"] = status
         for key, lab in self.model_labels.items():
             lab.setText(vals.get(key, ""))
-        show_corr = corrected is not None
-        self.corrected_header.setVisible(show_corr)
-        for key, lab in self.corrected_labels.items():
-            lab.setVisible(show_corr)
-            v = (corrected or {}).get(key)
-            lab.setText("" if v is None else (f"{v:.1f} %" if isinstance(v, float) else str(v)))
+        if corrected is not None:
+            self.set_corrected(corrected)
         self.flags.setText("\n".join(flags_text(model)))
         self.flags.setVisible(bool(self.flags.text()))
         warns = list(model.warnings) if model is not None else []
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warns))
         self.warnings.setVisible(bool(warns))
+
+    def set_corrected(self, corrected: dict | None) -> None:
+        """The corrected column (None: blank). The column is always there: a column appearing
+        at the first brush stroke would widen the panel and move the image under the pointer."""
+        for key, lab in self.corrected_labels.items():
+            v = (corrected or {}).get(key)
+            lab.setText("" if v is None else (f"{v:.1f} %" if isinstance(v, float) else str(v)))

@@ -39,6 +39,8 @@ class ReviewController(QObject):
     image_shown = Signal(object)  # path
     prediction_shown = Signal(object)  # path (overlays and grade panel now show its result)
     folder_opened = Signal(object)  # Path
+    navigated = Signal(object)  # path: another image is current; nothing of the previous one may act
+    image_failed = Signal(object, str)  # path, reason: the current image cannot be shown or graded
 
     def __init__(self, folder_panel, image_view, grade_panel, queue, parent=None):
         super().__init__(parent)
@@ -49,6 +51,7 @@ class ReviewController(QObject):
         self.scheme = DEFAULT_SCHEME
         self.current: Path | None = None
         self.current_prediction = None
+        self.shown_path: Path | None = None  # whose pixels the view shows (None: none)
         self.review_status = None  # optional callable(entry) -> "reviewed" | "corrected" | None
         self.io_pool = make_pool(2, "images")
         self._images: OrderedDict[Path, object] = OrderedDict()
@@ -76,6 +79,7 @@ class ReviewController(QObject):
         self._images.clear()
         self._reading.clear()
         self.current = None
+        self._clear_view()
         entries = entries_for(paths)
         if self.review_status is not None:
             for e in entries:
@@ -124,12 +128,15 @@ class ReviewController(QObject):
             return
         self.current = path
         self.current_prediction = None
+        self.navigated.emit(path)
         entry = self.panel.model.entry(path)
         img = self._images.get(path)
         if img is not None:
             self._images.move_to_end(path)
             self._show_image(path, img)
         else:
+            # Never leave another image's pixels under this one's name, status and tools.
+            self._clear_view()
             self._read(path)
         pred = self._memory_result(entry)
         if pred is not None:
@@ -141,6 +148,7 @@ class ReviewController(QObject):
             self.grades.set_values(None, None, "error" if entry is not None and entry.error else status)
             if entry is not None and entry.error:
                 self.message.emit(f"⚠ {entry.error}")
+                self.image_failed.emit(path, entry.error)
             if self.predictor is not None and not (entry is not None and entry.error):
                 self.queue.request(path, self.panel.visible_paths_after(path, self.queue.prefetch_count), img)
         for p in self.panel.visible_paths_after(path, IMAGE_PREFETCH):
@@ -165,6 +173,8 @@ class ReviewController(QObject):
         path, img, error = value
         self._reading.discard(path)
         if error is not None:
+            if path == self.current:
+                self._clear_view()
             self._mark_error(path, error)
             return
         self._images[path] = img
@@ -178,12 +188,17 @@ class ReviewController(QObject):
     def _show_image(self, path: Path, img) -> None:
         same_shape = self.view.image is not None and self.view.image.shape[:2] == img.shape[:2]
         self.view.set_image(img, keep_view=same_shape)
+        self.shown_path = path
         self.image_shown.emit(path)
+
+    def _clear_view(self) -> None:
+        self.view.set_image(None)
+        self.shown_path = None
 
     def _show_prediction(self, pred) -> None:
         self.current_prediction = pred
         img = self.view.image
-        if img is None or img.shape[:2] != pred.class_mask.shape:
+        if self.shown_path != self.current or img is None or img.shape[:2] != pred.class_mask.shape:
             # image not read yet: numbers now, overlays once the pixels arrive
             self.grades.set_values(pred, None)
             return
@@ -213,5 +228,7 @@ class ReviewController(QObject):
             entry.error = msg
             self.panel.model.entry_changed(path)
         if path == self.current:
+            self.current_prediction = None
             self.grades.set_values(None, None, "error")
+            self.image_failed.emit(path, msg)
         self.message.emit(f"⚠ {msg}")

@@ -9,6 +9,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from app.core.corrections import ImageContext
+from app.core.image_state import ImageState
 from app.core.imaging import sha256_file, write_png
 from app.core.label_edit import BLASTOMERE, FRAGMENT, EditorManager
 from app.core.store import AnnotationStore
@@ -61,7 +62,8 @@ class Rig:
         self.saver = AutoSaver(self.store, lambda: "A.B.", delay_ms=delay_ms)
         self.saver.watch(self.ctl)
         self.ctx = ImageContext(self.sha, str(self.path), self.model, "tiny-v1", 0.0, "istanbul")
-        self.saver.set_current(self.ctx, self.editor)
+        self.state = ImageState(folder, self.ctx, self.editor)
+        self.saver.set_current(self.state)
         self.ctl.stats_changed.connect(self.panel.set_stats)
 
     def widget_pos(self, x: float, y: float) -> QPoint:
@@ -249,7 +251,7 @@ def test_reset_accept_and_grade_only(qtbot, rig):
     assert not rig.panel.grade_button.isEnabled()  # 'other' needs a reason in words
     rig.panel.reason_text.setText("focus lost on fragments")
     rig.panel.grade_combo.setCurrentIndex(rig.panel.grade_combo.findData("2"))
-    rig.panel.grade_requested.connect(rig.saver.save_grade_only)
+    rig.panel.grade_requested.connect(rig.saver.set_grade)
     with qtbot.waitSignal(rig.saver.saved, timeout=10_000) as b:
         rig.panel.grade_button.click()
     assert b.args[2] == "grade-only"

@@ -11,6 +11,7 @@ from app.core.label_edit import FRAGMENT
 from app.gui.annotator import set_name
 from app.gui.edit_tools import BRUSH
 from app.gui.editing_integration import install_editing
+from tests.gui.window_driver import wait_bound
 
 
 def _open(qtbot, win, folder):
@@ -40,8 +41,7 @@ def test_correct_save_close_reopen(qtbot, make_window, image_folder, settings):
     win = make_window()
     editing = install_editing(win, confirm=lambda: True)
     path = _open(qtbot, win, image_folder)
-    qtbot.waitUntil(lambda: editing.edit.editor is not None, timeout=10_000)
-    qtbot.waitExposed(win)
+    wait_bound(qtbot, win)  # editor bound and the view's range applied
     editing.edit.set_tool(BRUSH)
     editing.edit.set_radius(4)
     _drag(qtbot, win, [(30.5, 40.5), (45.5, 40.5), (60.5, 44.5)])
