@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from model import preprocess as pp
+from model.calibration import Calibration
 from model.checkpoint import LoadedCheckpoint, load_checkpoint
 from model.device import (
     autocast,
@@ -51,7 +52,12 @@ class Prediction:
     model_version: str
     embryo_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the graded crop
     warnings: list[str] = field(default_factory=list)
-
+    # With a calibrated model (model/calibration.py) ``uncertainty`` is the half-width of an
+    # interval around fragment_pct_mask that held the truth on this share of held-out frames.
+    interval_coverage: float | None = None
+    ood_score: float = float("nan")  # RMS z-score of the latent against the training frames
+    unusual: bool = False  # ood_score above the training frames' 99th percentile
+    latent: np.ndarray | None = None  # the regression head's latent (mean of the views); not cached
     @property
     def fragment_pct_mask(self) -> float:
         return 100.0 * self.fraction_mask
@@ -85,6 +91,9 @@ class Prediction:
             "model_version": self.model_version,
             "embryo_box": list(self.embryo_box),
             "warnings": list(self.warnings),
+            "interval_coverage": self.interval_coverage,
+            "ood_score": None if math.isnan(self.ood_score) else round(self.ood_score, 3),
+            "unusual": self.unusual,
         }
 
 
@@ -113,6 +122,7 @@ class Predictor:
         self.metadata = dict(metadata or {})
         self.tta = tta
         self.notices: list[str] = []  # e.g. a CUDA out-of-memory fallback, for the status bar
+        self.calibration = Calibration.from_metadata(self.metadata)
         # One image at a time through the network: the GUI may ask from a
         # prefetch worker and a "grade all" worker at once.
         self._lock = threading.Lock()
@@ -145,7 +155,8 @@ class Predictor:
             ]
 
     # -- passes -----------------------------------------------------------------------------
-    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+    def _run(self, batch: np.ndarray):
+        """(probabilities, regressed fractions, attention maps, latent vectors) as numpy."""
         x = torch.from_numpy(batch[:, None]).to(self.device)
         if self._nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -165,7 +176,8 @@ class Predictor:
         probs = torch.softmax(out.logits.float(), dim=1).cpu().numpy()
         frac = None if out.fraction is None else out.fraction.float().cpu().numpy()
         att = {k: v.float().cpu().numpy()[:, 0] for k, v in out.attention.items()}
-        return probs, frac, att
+        latent = None if out.latent is None else out.latent.float().cpu().numpy()
+        return probs, frac, att, latent
 
     def _locate(self, grays: list[np.ndarray], batch_size: int) -> tuple[list[pp.Box], list[list[str]]]:
         size = self.config.input_size
@@ -174,7 +186,7 @@ class Predictor:
         for start in range(0, len(grays), batch_size):
             chunk = list(range(start, min(len(grays), start + batch_size)))
             batch = np.stack([pp.network_input(grays[i], frames[i], size) for i in chunk])
-            probs, _, _ = self._run(batch)
+            probs = self._run(batch)[0]
             for j, i in enumerate(chunk):
                 fg = probs[j, 1] + probs[j, 2] > 0.5
                 h, w = grays[i].shape
@@ -195,7 +207,7 @@ class Predictor:
         size = self.config.input_size
         x = pp.network_input(gray, box, size)
         views = [x, x[:, ::-1].copy()] if self.tta else [x]
-        probs, frac, att = self._run(np.stack(views))
+        probs, frac, att, latent = self._run(np.stack(views))
         if self.tta:  # un-mirror the flipped view before averaging
             probs[1] = probs[1][:, :, ::-1]
             for k in att:
@@ -224,6 +236,15 @@ class Predictor:
         f_reg = float(np.mean(frac)) if frac is not None else float("nan")
         pct_m, pct_r = 100 * f_mask, 100 * f_reg
         unc = _uncertainty(view_fracs, frac, f_mask, f_reg)
+        coverage, ood, unusual = None, float("nan"), False
+        cal = self.calibration
+        if cal is not None:
+            unc, coverage = cal.half_width(unc, pct_m), cal.coverage
+            ood = cal.ood_score(None if latent is None else latent.mean(0))
+            unusual = bool(ood > cal.ood_threshold)
+            if unusual:
+                warnings = warnings + [f"unlike the images this model was trained on (score {ood:.1f} > "
+                                       f"{cal.ood_threshold:.1f}): check this grade with extra care"]
         disagreement = not math.isnan(pct_r) and abs(pct_m - pct_r) > DISAGREEMENT_POINTS
         return Prediction(
             class_mask=class_mask,
@@ -239,6 +260,10 @@ class Predictor:
             model_version=self.version,
             embryo_box=box.as_tuple(),
             warnings=list(warnings),
+            interval_coverage=coverage,
+            ood_score=ood,
+            unusual=unusual,
+            latent=None if latent is None else latent.mean(0),
         ).regrade(scheme)
 
 

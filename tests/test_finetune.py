@@ -229,15 +229,23 @@ def test_review_queue_reads_the_disk_cache(tmp_path):
         write_png(p, np.full((16, 16), 40 * i, np.uint8))
         paths.append(p)
     cache = ResultCache(folder, memory_items=0)  # force the disk path
-    for p, u in zip(paths[:3], (3.0, 11.0, 7.0)):
+    def put(p, u, unusual=False):
         cache.put(cache.file_sha256(p), Prediction(
             class_mask=np.zeros((16, 16), np.uint8), probabilities=np.zeros((16, 16, 3), np.float32),
             attention={}, fraction_mask=0.1, fraction_regression=0.1, grade="1", scheme="istanbul",
-            uncertainty=u, borderline=False, disagreement=False, model_version="m1", embryo_box=(0, 0, 16, 16)))
+            uncertainty=u, borderline=False, disagreement=False, model_version="m1", embryo_box=(0, 0, 16, 16),
+            unusual=unusual))
+
+    for p, u in zip(paths[:3], (3.0, 11.0, 7.0)):
+        put(p, u)
     order = review_order(paths, ResultCache(folder, memory_items=0), "m1")
     assert [i.path.name for i in order] == ["E1_RUN1.png", "E2_RUN1.png", "E0_RUN1.png", "E3_RUN1.png"]
     assert not order[-1].graded
     assert not any(i.graded for i in review_order(paths, cache, "another-model"))
+    # An image unlike the training data goes first, however sure the model says it is.
+    put(paths[0], 3.0, unusual=True)
+    order = review_order(paths, ResultCache(folder, memory_items=0), "m1")
+    assert [i.path.name for i in order][:2] == ["E0_RUN1.png", "E1_RUN1.png"] and order[0].unusual
 
 
 def test_one_embryo_cannot_be_fine_tuned_without_a_check(tmp_path, reg):

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("app.cli.grade_cmd", "grade a folder and write a CSV report"),
     "train": ("app.cli.train_cmd", "train or fine-tune a model"),
     "evaluate": ("app.cli.evaluate_cmd", "evaluate a model on a labelled data set"),
+    "calibrate": ("app.cli.calibrate_cmd", "fit the shown uncertainty and the unusual-image score"),
     "annotations": ("app.cli.annotations_cmd", "import or export corrections"),
     "models": ("app.cli.models_cmd", "list, activate or roll back models"),
     "server": ("app.cli.server_cmd", "set up or upgrade the lab's PostgreSQL annotation store"),

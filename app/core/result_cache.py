@@ -57,6 +57,9 @@ def encode(prediction: Prediction) -> dict[str, np.ndarray]:
         "model_version": p.model_version,
         "embryo_box": [int(v) for v in p.embryo_box],
         "warnings": list(p.warnings),
+        "interval_coverage": p.interval_coverage,
+        "ood_score": None if math.isnan(p.ood_score) else float(p.ood_score),
+        "unusual": bool(p.unusual),
     }
     out = {
         "class_mask": np.ascontiguousarray(p.class_mask, dtype=np.uint8),
@@ -88,6 +91,9 @@ def decode(arrays: dict[str, np.ndarray]) -> Prediction:
         model_version=meta["model_version"],
         embryo_box=tuple(meta["embryo_box"]),
         warnings=list(meta["warnings"]),
+        interval_coverage=meta.get("interval_coverage"),
+        ood_score=float("nan") if meta.get("ood_score") is None else float(meta["ood_score"]),
+        unusual=bool(meta.get("unusual", False)),
     )
 
 

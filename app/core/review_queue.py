@@ -1,6 +1,8 @@
 """The review queue: a folder's images ordered so that each correction teaches the model most. Qt-free.
 
-Most uncertain first (``Prediction.uncertainty``, percentage points; ties:
+Images unlike the training data first (``Prediction.unusual``: the model's
+guess there is least trustworthy, and a correction there teaches most), then
+most uncertain (``Prediction.uncertainty``, percentage points; ties:
 disagreement between mask and regression, then borderline grades), read
 from the result cache only, so ordering never runs the model. Images the
 store already holds a review of come after the unreviewed ones (a second
@@ -26,6 +28,7 @@ class QueueItem:
     borderline: bool = False
     disagreement: bool = False
     review_status: str | None = None  # the store's current status of the image, if any
+    unusual: bool = False  # far from the training data (model/calibration.py)
 
     @property
     def graded(self) -> bool:
@@ -35,7 +38,8 @@ class QueueItem:
         if not self.graded:
             return (2, 0.0, 0, 0, self.path.name)
         u = self.uncertainty if math.isfinite(self.uncertainty) else math.inf
-        return (1 if self.review_status else 0, -u, not self.disagreement, not self.borderline, self.path.name)
+        return (1 if self.review_status else 0, not self.unusual, -u, not self.disagreement, not self.borderline,
+                self.path.name)
 
 
 def _cached_meta(cache, sha: str, model_version: str) -> dict | None:
@@ -57,7 +61,7 @@ def _cached_meta(cache, sha: str, model_version: str) -> dict | None:
 
 def _cached_meta_from(pred) -> dict:
     return {"uncertainty": pred.uncertainty, "grade": pred.grade, "borderline": pred.borderline,
-            "disagreement": pred.disagreement}
+            "disagreement": pred.disagreement, "unusual": getattr(pred, "unusual", False)}
 
 
 def review_order(paths, cache, model_version: str | None, store=None, include_reviewed: bool = True,
@@ -84,6 +88,7 @@ def review_order(paths, cache, model_version: str | None, store=None, include_re
             item.grade = meta.get("grade")
             item.borderline = bool(meta.get("borderline"))
             item.disagreement = bool(meta.get("disagreement"))
+            item.unusual = bool(meta.get("unusual"))
         if include_reviewed or not item.review_status:
             items.append(item)
     if cache is not None:
