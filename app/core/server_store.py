@@ -187,8 +187,11 @@ class ServerStore:
             if sha not in self._index:
                 return None
             rev = self._index[sha][0]
+            if not masks:
+                return dataclasses.replace(rev, extra=dict(rev.extra))
+            # What an editor starts from: a later save by someone else is then worth a notice.
             self._seen[sha] = rev.seq
-            return self._with_masks(rev) if masks else dataclasses.replace(rev, extra=dict(rev.extra))
+            return self._with_masks(rev)
 
     @_network
     def history(self, sha: str, masks: bool = True) -> list[Revision]:

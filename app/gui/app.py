@@ -48,7 +48,7 @@ def make_splash() -> QSplashScreen:
 
 
 def create_window(settings=None, device: str | None = None, model: str | None = None, editing: bool = True):
-    """The main window with its parts installed: mask editing, report export, fine-tuning.
+    """The main window with its parts installed: lab server, mask editing, report export, fine-tuning.
 
     Each part is installed on its own; one that fails to install is reported
     in the status bar and the rest of the window keeps working.
@@ -56,10 +56,13 @@ def create_window(settings=None, device: str | None = None, model: str | None = 
     from app.gui.editing_integration import install_editing
     from app.gui.export_dialog import install_export
     from app.gui.finetune_dialog import install_finetuning
+    from app.gui.lab_server import install_lab_server
     from app.gui.main_window import MainWindow
 
     win = MainWindow(settings=settings, device=device, model_path=model)
-    parts = [("editing", "mask editing", install_editing if editing else None),
+    # The lab server first: the editing part asks it for each folder's store.
+    parts = [("lab_server", "lab server", install_lab_server),
+             ("editing", "mask editing", install_editing if editing else None),
              ("export", "report export", install_export),
              ("finetuning", "fine-tuning", install_finetuning)]
     for attr, label, install in parts:
