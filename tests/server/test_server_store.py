@@ -135,3 +135,29 @@ def test_two_people_on_one_image_both_kept_later_is_current_first_is_told(lab, t
     finally:
         a.close()
         b.close()
+
+
+def test_server_init_upgrade_status_from_the_command_line(lab, pg_cluster):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    main = str(Path(__file__).resolve().parents[2] / "main.py")
+    with psycopg.connect(pg_cluster.url("postgres", "postgres"), autocommit=True) as su:
+        su.execute("CREATE DATABASE cli_lab OWNER lab_owner")  # lab_owner: no superuser
+    url = pg_cluster.url("lab_owner", "cli_lab")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, main, "server", *args, url], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    r = cli("upgrade")
+    assert r.returncode == 2 and "server init" in r.stderr
+    r = cli("init")
+    assert r.returncode == 0 and f"migrations applied: {SCHEMA_VERSION}" in r.stdout
+    r = cli("init")
+    assert r.returncode == 2 and "already initialised" in r.stderr
+    r = cli("upgrade")
+    assert r.returncode == 0 and "already up to date" in r.stdout
+    r = cli("status")
+    assert r.returncode == 0 and f"schema version {SCHEMA_VERSION}" in r.stdout
