@@ -91,6 +91,13 @@ class ServerJournal:
             base = int(f.attrs.get("base_seq", -1))
             return Pending(rev, image, json.loads(f.attrs["location"]), None if base < 0 else base)
 
+    def set_aside(self, path: Path) -> Path:
+        """An entry the server refused or that cannot be read: kept, untouched, out of the queue."""
+        target = path.with_name(path.name + ".refused")
+        path.rename(target)
+        fsync_dir(self.folder)
+        return target
+
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
         fsync_dir(self.folder)

@@ -304,7 +304,15 @@ class ServerStore:
         if self.journal is None:
             return
         for path in self.journal.entries():
-            self._send(self.journal.read(path))
+            try:
+                self._send(self.journal.read(path))
+            except psycopg.OperationalError:
+                raise
+            except Exception as exc:  # refused or unreadable: one bad entry must not block the rest
+                kept = self.journal.set_aside(path)
+                self.notices.append(f"a correction kept on this workstation was not accepted by the lab "
+                                    f"server ({exc}); it is kept in {kept}")
+                continue
             self.journal.remove(path)
 
     def _send(self, item: Pending) -> int:

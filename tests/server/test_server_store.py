@@ -161,3 +161,14 @@ def test_server_init_upgrade_status_from_the_command_line(lab, pg_cluster):
     assert r.returncode == 0 and "already up to date" in r.stdout
     r = cli("status")
     assert r.returncode == 0 and f"schema version {SCHEMA_VERSION}" in r.stdout
+
+
+def test_a_bad_journal_entry_is_set_aside_not_lost_and_blocks_nothing(lab, tmp_path):
+    sha, img = _image(12)
+    with open_store(lab.url("alice"), tmp_path) as st:
+        bad = st.journal.folder / "00000000000000000001-bad.h5"
+        bad.write_bytes(b"not hdf5")  # e.g. a disk that lost the entry's content
+        assert st.append(Revision(sha, "a.png", "reviewed", "a", model_mask=_mask(13)), image=img) > 0
+        assert (st.journal.folder / (bad.name + ".refused")).read_bytes() == b"not hdf5"
+        assert any("not accepted" in n for n in st.take_notices())
+        assert st.revision_count(sha) == 1 and st.journal_size == 0
