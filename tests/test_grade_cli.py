@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from app.core.imaging import write_png
 from app.core.report import FIELDNAMES, read_report, summary_path
 from model.checkpoint import save_checkpoint
 from model.config import named_config
 from model.network import AttnRegDeepLab
+from tests.gui.conftest import embryo_like
 
 ROOT = Path(__file__).resolve().parents[1]
 # '/' cannot be part of a file name on POSIX, so the link has no "//"
@@ -25,6 +27,7 @@ GOOD = ['=HYPERLINK("http:x")+1.png', "-3.png", "plain.png", 'sub/a, "b"\nc Ã© è
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    torch.manual_seed(0)  # an untrained model: seeded, so it finds an embryo in embryo_like frames
     save_checkpoint(path, AttnRegDeepLab(named_config("attnregdeeplab", width=0.125, input_size=64)))
     return path
 
@@ -38,7 +41,7 @@ def make_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "cycle 12"
     (folder / "sub").mkdir(parents=True)
     for i, name in enumerate(GOOD):
-        write_png(folder / name, (np.random.default_rng(i).random((128, 128)) * 255).astype(np.uint8))
+        write_png(folder / name, embryo_like(i, 128))
     (folder / "x.png").write_bytes(b"\x00garbage" * 50)
     (folder / "z.tif").write_bytes(b"")
     return folder
@@ -59,6 +62,10 @@ def test_grade_report_resume_and_force(tmp_path, checkpoint):
 
     first, rows = read_report(out)
     assert first.startswith("# EmbryoGrade") and first.endswith("For research use only")
+    unreadable = {row["image"]: row for row in rows if row["status"] == "unreadable"}
+    assert sorted(unreadable) == ["x.png", "z.tif"]  # every file of the folder has its row
+    assert all(r["warnings"] and r["grade"] == r["final_grade"] == "" for r in unreadable.values())
+    rows = [row for row in rows if row["status"] != "unreadable"]
     assert sorted(row["image"] for row in rows) == sorted(GOOD)
     assert all(len(row["sha256"]) == 64 and row["status"] == "model" for row in rows)
     by_name = {row["image"]: row for row in rows}
@@ -72,13 +79,15 @@ def test_grade_report_resume_and_force(tmp_path, checkpoint):
     assert list(raw[0]) == list(FIELDNAMES)
     for row in raw:
         assert not row["image"].startswith(("=", "+", "-", "@"))
-        float(row["fragment_pct_mask"])  # numeric columns stay plain numbers
+        if row["status"] != "unreadable":
+            float(row["fragment_pct_mask"])  # numeric columns stay plain numbers
     assert "failed: 2" in summary_path(out).read_text("utf-8")
 
     again = grade(folder, "--out", out, "--model", checkpoint, "--recursive")
     assert again.returncode == 1
     assert f"{len(GOOD)} reused from the cache" in again.stderr
     _, rows2 = read_report(out)
+    rows2 = [r for r in rows2 if r["status"] != "unreadable"]
     assert [r["fragment_pct_mask"] for r in rows2] == [r["fragment_pct_mask"] for r in rows]
 
     forced = grade(folder, "--out", out, "--model", checkpoint, "--recursive", "--force")
@@ -104,7 +113,7 @@ def test_report_prefers_the_annotation_store(tmp_path, checkpoint):
 
     folder = tmp_path / "f"
     folder.mkdir()
-    img = (np.random.default_rng(5).random((128, 128)) * 255).astype(np.uint8)
+    img = embryo_like(5, 128)
     write_png(folder / "e1.png", img)
     write_png(folder / "e2.png", img[::-1].copy())
     mask = np.zeros((128, 128), np.uint8)

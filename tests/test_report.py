@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from app.core.batch import grade_images
 from app.core.csv_safety import restore_text, safe_number, safe_text
@@ -29,6 +30,7 @@ from model.checkpoint import save_checkpoint
 from model.config import named_config
 from model.network import AttnRegDeepLab
 from model.predictor import Predictor
+from tests.gui.conftest import embryo_like
 
 SHA = "ab" * 32
 NASTY = ['=HYPERLINK("http:x")+1.png', "+1.png", "-2.png", "@SUM(A1).png", "\tx.png",
@@ -38,6 +40,7 @@ NASTY = ['=HYPERLINK("http:x")+1.png', "+1.png", "-2.png", "@SUM(A1).png", "\tx.
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    torch.manual_seed(0)  # an untrained model: seeded, so it finds an embryo in embryo_like frames
     torch_model = AttnRegDeepLab(named_config("attnregdeeplab", width=0.125, input_size=64))
     save_checkpoint(path, torch_model, {"purpose": "test"})
     return CountingPredictor.from_checkpoint(path, device="cpu", threads=1, tta=False)
@@ -55,7 +58,8 @@ class CountingPredictor(Predictor):
 
 
 def _image(seed: int, shape=(128, 128)) -> np.ndarray:
-    return (np.random.default_rng(seed).random(shape) * 255).astype(np.uint8)
+    # embryo-like, not noise: a noise frame is "no embryo found" and gets no grade
+    return embryo_like(seed, shape[0])
 
 
 # -- CSV safety ---------------------------------------------------------------------------------
@@ -155,7 +159,8 @@ def test_summary_counts(tmp_path, predictor):
             make_row("c.png", SHA, None, {"status": "reviewed", "grade": "2", "annotator": "y"})]
     s = write_report(tmp_path / "r.csv", rows, failures=[("bad.png", "bad.png: file is empty")])
     assert (s["images"], s["rows"], s["failed"]) == (4, 3, 1)
-    assert s["status"] == {"model": 1, "reviewed": 1, "corrected": 1, "ungraded": 0}
+    assert s["status"] == {"model": 1, "reviewed": 1, "corrected": 1, "ungraded": 0,
+                           "no embryo": 0, "several embryos": 0, "unreadable": 1}
     assert s["per_final_grade"] == dict(sorted(Counter([pred.grade, "3", "2"]).items()))
     text = summary_path(tmp_path / "r.csv").read_text("utf-8")
     assert "bad.png" in text and "For research use only" in text

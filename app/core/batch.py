@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.embryo_presence import annotate as annotate_presence
 from app.core.imaging import ImageReadError, read_image
 
 
@@ -98,12 +99,13 @@ def grade_images(folder: str | Path, images: Iterable[str | Path], predictor, ca
             done += 1
             graded += 1  # counted so the ETA does not wait for it
             yield event("failed", path, sha, error=msg, t0=t0)
-        for (path, sha, _), res in zip(readable, results):
+        for (path, sha, img), res in zip(readable, results):
             done += 1
             graded += 1
             if isinstance(res, str):
                 yield event("failed", path, sha, error=f"{path}: {res}", t0=t0)
                 continue
+            annotate_presence(img, res)  # before caching: the verdict travels with the result
             warning = None
             try:
                 cache.put(sha, res)

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.core.image_header import HeaderError, check_size
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
@@ -69,19 +71,29 @@ def read_image(path: str | os.PathLike, page: int = 0) -> np.ndarray:
 def decode_image(data: bytes, name: str = "<bytes>", page: int = 0) -> np.ndarray:
     if not data:
         raise ImageReadError(f"{name}: file is empty")
+    try:
+        check_size(data)  # before the decoder tries to allocate what a hostile header claims
+    except HeaderError as exc:
+        raise ImageReadError(f"{name}: {exc}") from None
     buf = np.frombuffer(data, dtype=np.uint8)
-    img = None
+    try:
+        img = _decode(buf, name, page)
+    except (cv2.error, MemoryError) as exc:  # the decoder's own refusal, in one line
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ImageReadError(f"{name}: not a readable image ({first[:160]})") from None
+    if img is None:
+        raise ImageReadError(f"{name}: not a readable image (corrupt or unsupported format)")
+    return normalise_layout(img, name)
+
+
+def _decode(buf: np.ndarray, name: str, page: int) -> np.ndarray | None:
     if page > 0 or name.lower().endswith((".tif", ".tiff")):
         ok, pages = cv2.imdecodemulti(buf, cv2.IMREAD_UNCHANGED)
         if ok and pages:
             if page >= len(pages):
                 raise ImageReadError(f"{name}: has {len(pages)} page(s), page {page} asked")
-            img = pages[page]
-    if img is None:
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ImageReadError(f"{name}: not a readable image (corrupt or unsupported format)")
-    return normalise_layout(img, name)
+            return pages[page]
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
 def normalise_layout(img: np.ndarray, name: str = "<array>") -> np.ndarray:

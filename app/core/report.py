@@ -29,6 +29,8 @@ from pathlib import Path
 
 from app.core import atomic
 from app.core.csv_safety import restore_text, safe_flag, safe_number, safe_text
+from app.core.embryo_presence import NO_EMBRYO as PRESENCE_NONE
+from app.core.embryo_presence import presence_of
 from app.core.pseudonym import IdMapper
 from app.core.timelapse import parse_name
 from app.version import APP_NAME, RESEARCH_NOTICE, __version__
@@ -53,7 +55,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("uncertainty", "num", "model: uncertainty of the fragmentation, percentage points"),
     ("borderline", "flag", "model: a fraction lies near a cut-off, or the two grades differ"),
     ("disagreement", "flag", "model: mask and regression % differ by more than 5 points"),
-    ("status", "text", "model, reviewed, corrected, or ungraded"),
+    ("status", "text", "model, reviewed, corrected, ungraded, or why there is no grade: no embryo, "
+                       "several embryos, unreadable"),
     ("corrected_fragment_pct", "pct", "human: fragmentation % of the reviewed/corrected mask"),
     ("corrected_grade", "text", "human: grade after review or correction"),
     ("corrected_scheme", "text", "scheme the human grade was given in (converted when possible)"),
@@ -62,14 +65,16 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("override_reason", "text", "reason given for a grade override"),
     ("annotator", "text", "who reviewed or corrected"),
     ("reviewed_utc", "text", "when it was reviewed or corrected (UTC, ISO 8601)"),
-    ("warnings", "text", "model warnings, '; '-separated"),
+    ("warnings", "text", "model warnings, '; '-separated; for an ungradable image, the reason"),
     ("model_version", "text", "short SHA-256 of the checkpoint file that graded the image"),
     ("app_version", "text", "EmbryoGrade version that wrote the report"),
     ("graded_utc", "text", "when the report row was made (UTC, ISO 8601)"),
 )
 FIELDNAMES = tuple(c[0] for c in COLUMNS)
 _KINDS = {c[0]: c[1] for c in COLUMNS}
-STATUSES = ("model", "reviewed", "corrected", "ungraded")
+NO_EMBRYO, SEVERAL, UNREADABLE = "no embryo", "several embryos", "unreadable"
+# Rows with these statuses carry no grade and no %: they are counted, never graded.
+STATUSES = ("model", "reviewed", "corrected", "ungraded", NO_EMBRYO, SEVERAL, UNREADABLE)
 
 
 def header_comment() -> str:
@@ -147,6 +152,11 @@ def make_row(rel_path: str, sha256: str, prediction=None, correction=None, *,
                    disagreement=p.disagreement, status="model", model_version=p.model_version,
                    warnings="; ".join(p.warnings), final_fragment_pct=p.fragment_pct_mask,
                    final_grade=p.grade)
+        presence = presence_of(p)
+        if presence is not None:  # a grade of no embryo, or of several at once, means nothing
+            row.update(status=NO_EMBRYO if presence == PRESENCE_NONE else SEVERAL, grade=None,
+                       fragment_pct_mask=None, fragment_pct_regression=None, uncertainty=None,
+                       borderline=None, disagreement=None, final_fragment_pct=None, final_grade=None)
     corr = _correction(correction, scheme) if correction is not None else {}
     if corr:
         if corr["status"] == "reviewed" and corr["corrected_fragment_pct"] is None:
@@ -159,6 +169,13 @@ def make_row(rel_path: str, sha256: str, prediction=None, correction=None, *,
         # a grade-only override leaves no % that matches the final grade; a grade set over a
         # painted mask keeps the mask's % (the measurement) beside the hand-set grade (ADR 0006)
         row["final_fragment_pct"] = corr["corrected_fragment_pct"]
+    return row
+
+
+def failure_row(rel_path: str, message: str) -> dict:
+    """The row of a file that could not be read or graded: status and reason, no numbers."""
+    row = make_row(rel_path, "", None, None)
+    row.update(status=UNREADABLE, warnings=message)
     return row
 
 
@@ -227,14 +244,16 @@ def write_report(path: str | os.PathLike, rows: Iterable[Mapping], failures: Ite
     """Write the CSV (and ``<stem>.summary.txt`` beside it) atomically; return the summary.
 
     ``failures`` are (relative path, message) of images that could not be
-    graded: they get no row but are counted and listed in the summary.
+    read or graded: each gets a row with status ``unreadable`` and the reason
+    in ``warnings``, so the report accounts for every file; the summary
+    counts and lists them.
     """
     rows, failures = list(rows), list(failures)
     buf = io.StringIO(newline="")
     buf.write(header_comment() + "\r\n")
     w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     w.writerow(FIELDNAMES)
-    for row in rows:
+    for row in rows + [failure_row(rel, msg) for rel, msg in failures]:
         w.writerow(format_row(row))
     atomic.write_text(path, buf.getvalue())
     summary = summarize(rows, failures)
@@ -263,6 +282,7 @@ def summarize(rows: list[Mapping], failures: list[tuple[str, str]] = ()) -> dict
     per_grade = Counter(str(r["final_grade"]) for r in rows if r.get("final_grade") not in (None, ""))
     pct = [float(r["final_fragment_pct"]) for r in rows if r.get("final_fragment_pct") not in (None, "")]
     status = Counter(str(r.get("status")) for r in rows)
+    status[UNREADABLE] += len(failures)
     return {
         "images": len(rows) + len(failures),
         "rows": len(rows),

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.embryo_presence import presence_of
 from app.core.timelapse import TimelapseInfo, parse_name
 from model.grading import get_scheme
 
@@ -83,6 +84,9 @@ class Entry:
         self.grade = pred.grade
         self.borderline = pred.borderline
         self.disagreement = pred.disagreement
+        if presence_of(pred) is not None:  # no embryo, or several: listed, never graded
+            self.grade, self.fraction_mask = "", math.nan
+            self.borderline = self.disagreement = False
 
     def clear_prediction(self) -> None:
         self.model_version = None

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.embryo_presence import presence_of
 from app.version import RESEARCH_NOTICE
 from model.grading import DEFAULT_SCHEME, SCHEMES, get_scheme
 
@@ -40,6 +41,10 @@ def model_values(pred) -> dict[str, str]:
     """Display strings for a Prediction (Qt-free logic, tested directly)."""
     if pred is None:
         return {k: "—" for k, _ in ROWS}
+    presence = presence_of(pred)
+    if presence is not None:  # no grade for no embryo, nor for several graded as one
+        return {**{k: "—" for k, _ in ROWS}, "grade": f"— ({presence})",
+                "model_version": pred.model_version}
     reg = pred.fragment_pct_regression
     sch = get_scheme(pred.scheme)
     return {

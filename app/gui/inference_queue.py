@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app.core.embryo_presence import annotate as annotate_presence
 from app.core.imaging import ImageReadError, read_image
 from app.gui.workers import GeneratorWorker, make_pool, start
 from model.grading import DEFAULT_SCHEME
@@ -37,6 +38,7 @@ def grade_job(path: Path, predictor, cache, scheme: str, image=None):
         image = read_image(path)
     yield "read"
     pred = predictor.predict(image, scheme=scheme)
+    annotate_presence(image, pred)  # "no embryo" / "several embryos" travel with the cached result
     if cache is not None:
         cache.put(sha, pred)
     return path, sha, pred, False
