@@ -95,7 +95,7 @@ def run_cv(args) -> int:
     init = args.model or default_model_path()
     try:
         res = real_cv.leave_one_embryo_out(args.data[0], Path(init), r, args.out, device=args.device,
-                                           log=(lambda m: None) if args.quiet else print)
+                                           log=(lambda m: None) if args.quiet else print, threads=args.threads)
     except Exception as exc:  # unreadable data or checkpoint: one clear line
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ each embryo, the baseline the recipe must beat.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,8 @@ def train_fold(init: Path, frames, recipe: Recipe, out: Path, device: str = "cpu
 
 
 def leave_one_embryo_out(data: str, init: Path, recipe: Recipe, out: Path, device: str = "cpu",
-                         log=print) -> dict:
+                         log=print, threads: int | None = None) -> dict:
+    from model.device import cap_cpu_threads
     from model.grading import get_scheme
     from model.predictor import Predictor
     from model.training import metrics as M
@@ -100,10 +102,13 @@ def leave_one_embryo_out(data: str, init: Path, recipe: Recipe, out: Path, devic
     pooled, rows, folds = M.SegCounter(3), [], []
     for k, (embryo, held_out) in enumerate(sorted(groups.items())):
         held_in = [i for e, idx in groups.items() if e != embryo for i in idx]
+        # Every fold trains with the same threads: the predictor below caps them for grading,
+        # and a later fold must not inherit that cap.
+        cap_cpu_threads(threads or os.cpu_count() or 1)
         t0 = time.monotonic()
         model = train_fold(init, training_frames(real, held_in, recipe, k), recipe, out / f"fold{k}", device)
         trained = time.monotonic() - t0
-        predictor = Predictor(model, version=f"fold{k}", device=device)
+        predictor = Predictor(model, version=f"fold{k}", device=device, threads=threads or os.cpu_count())
         seg, fold_rows = M.SegCounter(3), []
         for i in held_out:
             fr = real.get(i)

@@ -70,7 +70,9 @@ class RealBank:
         rel = (g / np.maximum(level, 0.02) - 1.0).astype(np.float32)
         ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
         cyto = cv2.erode((mask == 1).astype(np.uint8), ker)
-        self.cytoplasm += _tiles_inside(rel, cyto, TILE, 0.97, rng, _MAX_TILES_PER_FRAME)
+        # Small frames or cells (low-resolution crops): half-size windows rather than none.
+        self.cytoplasm += (_tiles_inside(rel, cyto, TILE, 0.97, rng, _MAX_TILES_PER_FRAME)
+                           or _tiles_inside(rel, cyto, TILE // 2, 0.97, rng, _MAX_TILES_PER_FRAME))
 
         n, labels, stats, _ = cv2.connectedComponentsWithStats((mask == 2).astype(np.uint8), connectivity=8)
         for k in range(1, n):
