@@ -215,6 +215,8 @@ class EditController(QObject):
             self.editor.paint_segment(self._last, p, self.radius, self.paint_value)
             self._last = p
         elif self.tool == POLYGON and self._poly:
+            if _is_drag(ev):  # the press became a drag: a lasso, closed on release
+                self._poly_dragged = True
             last = self._poly[-1]
             if math.hypot(p[0] - last[0], p[1] - last[1]) >= 1.0:  # lasso: one vertex per pixel
                 self._poly.append(p)

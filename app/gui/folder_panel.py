@@ -39,11 +39,13 @@ from PySide6.QtWidgets import (
 
 from app.core.imaging import read_image
 from app.gui.entries import ERROR, STATUS_ORDER, STATUSES, Entry
+from app.gui.folder_columns import hours_known, set_up_columns
 from app.gui.overlays import display_levels
 from app.gui.workers import GeneratorWorker, forget, make_pool, start
 
 COLUMNS = ("name", "embryo/well", "h", "status", "frag %", "grade", "±")
 COL_NAME, COL_EMBRYO, COL_HOURS, COL_STATUS, COL_PCT, COL_GRADE, COL_UNC = range(len(COLUMNS))
+COLUMN_WIDTHS = {COL_EMBRYO: 90, COL_HOURS: 40, COL_STATUS: 84, COL_PCT: 46, COL_GRADE: 40, COL_UNC: 40}
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB = 40
 _ROOT = QModelIndex()
@@ -281,17 +283,7 @@ class FolderPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(THUMB + 4)
         self.table.verticalHeader().hide()
         self.table.setIconSize(QSize(THUMB, THUMB))
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # time-lapse names differ at the end
-        hh = self.table.horizontalHeader()
-        # Fixed widths: ResizeToContents would ask every row of a 10,000-image folder for its data.
-        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setStretchLastSection(False)
-        for c, w in ((COL_EMBRYO, 90), (COL_HOURS, 40), (COL_STATUS, 118), (COL_PCT, 54),
-                     (COL_GRADE, 50), (COL_UNC, 40)):
-            hh.resizeSection(c, w)
-        hh.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        hh.setMinimumSectionSize(36)
+        set_up_columns(self.table, COLUMNS, COLUMN_WIDTHS, {COL_EMBRYO, COL_HOURS, COL_UNC}, COL_NAME)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 
@@ -311,14 +303,18 @@ class FolderPanel(QWidget):
             lambda _i: self.proxy.set_filters(grade=self.grade_combo.currentData() or ""))
         self.unc_spin.valueChanged.connect(lambda v: self.proxy.set_filters(min_uncertainty=v))
         self.count_label = QLabel(self)
+        for combo in (self.status_combo, self.grade_combo):
+            # Sized to a short word, not to "graded by model": the list column stays compact.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(5)
 
         filters = QHBoxLayout()
-        filters.addWidget(self.status_combo)
-        filters.addWidget(self.grade_combo)
-        filters.addWidget(self.unc_spin)
+        filters.addWidget(self.status_combo, 1)
+        filters.addWidget(self.grade_combo, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(filters)
+        lay.addWidget(self.unc_spin)
         lay.addWidget(self.table)
         lay.addWidget(self.count_label)
         self.set_grade_labels(("1", "2", "3"))
@@ -334,6 +330,7 @@ class FolderPanel(QWidget):
 
     def set_entries(self, entries: list[Entry]) -> None:
         self.model.set_entries(entries)
+        self.table.setColumnHidden(COL_HOURS, not hours_known(entries))
         self.count_label.setText(f"{len(entries)} images")
         if entries:
             self.table.selectRow(0)

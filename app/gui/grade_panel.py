@@ -87,9 +87,13 @@ class GradePanel(QWidget):
         self.model_labels: dict[str, QLabel] = {}
         self.corrected_labels: dict[str, QLabel] = {}
         for r, (key, text) in enumerate(ROWS, start=1):
-            self.grid.addWidget(QLabel(text), r, 0)
+            name = QLabel(text)
+            self.grid.addWidget(name, r, 0)
             m, c = QLabel("—"), QLabel("")
             c.setMinimumWidth(c.fontMetrics().horizontalAdvance("100.0 %  "))
+            for lab in (name, m, c):
+                # Wrapped, never widened: a long grade description must not push the image aside.
+                lab.setWordWrap(True)
             for lab in (m, c):
                 lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             m.setObjectName(f"model_{key}")

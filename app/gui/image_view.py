@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.gui.overlays import (
@@ -41,6 +41,11 @@ from app.gui.overlays import (
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 Z_IMAGE, Z_ATTENTION, Z_MASK = 0, 10, 50
+# Zoom per wheel notch: pyqtgraph's default (x1.35) overshoots a cell in one notch; Ctrl is finer
+# still, for a fragment's edge (napari and Cellpose step about as finely).
+WHEEL_STEP, FINE_WHEEL_STEP, KEY_STEP = 1.12, 1.03, 1.25
+EMBRYO_MARGIN = 0.08  # of the embryo box's side, so the zona stays in view
+VIEW_EMBRYO, VIEW_FRAME, VIEW_MANUAL = "embryo", "frame", "manual"
 
 
 class ToolViewBox(pg.ViewBox):
@@ -60,7 +65,8 @@ class ToolViewBox(pg.ViewBox):
             ev.accept()
             x, y = self._image_xy(ev.scenePos())
             if ev.isStart():
-                _call(tool, "press", x, y, ev)
+                # The press was already handed over when the button went down (a dab at once).
+                _call(tool, "move" if self._owner.take_early_press() else "press", x, y, ev)
             elif ev.isFinish():
                 _call(tool, "release", x, y, ev)
             else:
@@ -73,10 +79,21 @@ class ToolViewBox(pg.ViewBox):
         if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             x, y = self._image_xy(ev.scenePos())
-            _call(tool, "press", x, y, ev)
+            if not self._owner.take_early_press():
+                _call(tool, "press", x, y, ev)
             _call(tool, "release", x, y, ev)
             return
         super().mouseClickEvent(ev)
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802
+        fine = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        notches = ev.delta() / 120.0
+        s = (FINE_WHEEL_STEP if fine else WHEEL_STEP) ** -notches
+        center = pg.Point(pg.functions.invertQTransform(self.childGroup.transform()).map(ev.pos()))
+        self._resetTarget()
+        self.scaleBy((s, s), center)
+        ev.accept()
+        self.sigRangeChangedManually.emit([True, True])
 
 
 def _call(tool, name, *args):
@@ -117,13 +134,20 @@ class ImageView(QWidget):
         self.levels: tuple[float, float] = (0.0, 255.0)
         self._mask_rgba: np.ndarray | None = None
         self._hidden = False
+        self._early_press = False
+        self.embryo_box: tuple[int, int, int, int] | None = None
+        self.view_mode = VIEW_EMBRYO  # what a new image opens at; a manual zoom keeps its range
+        self._setting_range = False
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view_box.sigRangeChangedManually.connect(self._on_manual_range)
+        self.graphics.viewport().installEventFilter(self)
 
     # -- content --------------------------------------------------------------------------
     def set_image(self, image: np.ndarray | None, keep_view: bool = False) -> None:
         """Show an image (uint8/uint16, gray or RGB); levels from ``display_levels``."""
         first = self.image is None or image is None or self.image.shape[:2] != image.shape[:2]
         self.image = image
+        self.embryo_box = None  # the new image's box comes with its prediction
         if image is None:
             self.image_item.clear()
             self.set_prediction_overlays(None, {})
@@ -131,8 +155,14 @@ class ImageView(QWidget):
         self.levels = display_levels(image)
         self.image_item.setImage(image, autoLevels=False, levels=self.levels)
         self.levels_changed.emit(*self.levels)
-        if first or not keep_view:
-            self.fit()
+        if first or not keep_view or self.view_mode != VIEW_MANUAL:
+            self._set_range(self._frame_rect(), 0.02)  # until the embryo's box is known
+
+    def set_embryo_box(self, box) -> None:
+        """The graded crop (x0, y0, x1, y1) of the image shown; zooms to it in embryo mode."""
+        self.embryo_box = None if box is None else tuple(int(v) for v in box)
+        if self.view_mode == VIEW_EMBRYO:
+            self._set_range(self._embryo_rect(), 0)
 
     def set_levels(self, low: float, high: float) -> None:
         self.levels = (float(low), float(max(high, low + 1e-6)))
@@ -233,9 +263,47 @@ class ImageView(QWidget):
 
     # -- navigation -----------------------------------------------------------------------
     def fit(self) -> None:
+        """The whole frame (F); images shown next open the same way."""
+        self.view_mode = VIEW_FRAME
+        self._set_range(self._frame_rect(), 0.02)
+
+    def zoom_to_embryo(self) -> None:
+        """The embryo fills the view (the default); images shown next open the same way."""
+        self.view_mode = VIEW_EMBRYO
+        self._set_range(self._embryo_rect(), 0)
+
+    def zoom(self, factor: float) -> None:
+        """Zoom about the view's centre (+ and -); > 1 zooms in."""
         if self.image is not None:
-            h, w = self.image.shape[:2]
-            self.view_box.setRange(QRectF(0, 0, w, h), padding=0.02)
+            self.view_mode = VIEW_MANUAL
+            self.view_box.scaleBy((1 / factor, 1 / factor))
+
+    def _frame_rect(self) -> QRectF | None:
+        if self.image is None:
+            return None
+        h, w = self.image.shape[:2]
+        return QRectF(0, 0, w, h)
+
+    def _embryo_rect(self) -> QRectF | None:
+        frame = self._frame_rect()
+        if frame is None or self.embryo_box is None:
+            return frame
+        x0, y0, x1, y1 = self.embryo_box
+        m = EMBRYO_MARGIN * max(x1 - x0, y1 - y0)
+        r = QRectF(x0 - m, y0 - m, x1 - x0 + 2 * m, y1 - y0 + 2 * m).intersected(frame)
+        return r if r.width() > 1 and r.height() > 1 else frame
+
+    def _set_range(self, rect: QRectF | None, padding: float) -> None:
+        if rect is not None:
+            self._setting_range = True
+            try:
+                self.view_box.setRange(rect, padding=padding)
+            finally:
+                self._setting_range = False
+
+    def _on_manual_range(self, *_a) -> None:
+        if not self._setting_range:
+            self.view_mode = VIEW_MANUAL
 
     def one_to_one(self) -> None:
         """One image pixel per (logical) screen pixel, centred on the current view centre."""
@@ -244,11 +312,27 @@ class ImageView(QWidget):
         vr = self.view_box.viewRect()
         c = vr.center()
         w, h = self.view_box.width(), self.view_box.height()
+        self.view_mode = VIEW_MANUAL
         self.view_box.setRange(QRectF(c.x() - w / 2, c.y() - h / 2, w, h), padding=0)
 
     def set_tool(self, tool) -> None:
         """Attach an editing tool (see the module docstring); None detaches."""
         self.tool = tool
+
+    def eventFilter(self, obj, ev):  # noqa: N802 (Qt naming)
+        # pyqtgraph reports a press only once the mouse moves (a drag) or is released (a click);
+        # a painter expects the dab under the cursor the moment the button goes down.
+        if (ev.type() == QEvent.Type.MouseButtonPress and ev.button() == Qt.MouseButton.LeftButton
+                and self.tool is not None and self.image is not None):
+            p = self.image_item.mapFromScene(self.graphics.mapToScene(ev.position().toPoint()))
+            self._early_press = True
+            _call(self.tool, "press", p.x(), p.y(), None)
+        return False
+
+    def take_early_press(self) -> bool:
+        """True once after a press already handed to the tool (the drag or click continues it)."""
+        taken, self._early_press = self._early_press, False
+        return taken
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self.image is None:

@@ -1,15 +1,15 @@
 """The main window: layout, menus, status bar, drag and drop, settings. Behaviour lives elsewhere.
 
-    ┌ folder panel ┬──── image view ────┬ grade panel     ┐
-    │ (FolderPanel)│ (ImageView)        │ overlay controls│
-    └──────────────┴────────────────────┴─────────────────┘
+    ┌ folder panel ┬──── image view ────┬ grade panel      ┐
+    │ (FolderPanel)│ (ImageView)        │ overlay controls │
+    └──────────────┴────────────────────┴ (scrolls) ───────┘
     status bar: message · progress + Cancel · device · model · queue
 
 Roles: ``ReviewController`` (what happens on navigation and results),
 ``InferenceQueue`` (model jobs), ``ModelChoice`` (Model menu, loading),
 ``OverlayControls`` (overlay styles), ``Settings`` (persistence). To extend
-the window (e.g. a correction editor) add a widget to ``self.right`` or a
-dock, and connect to ``self.controller``'s signals (``prediction_shown``)
+the window (e.g. a correction editor) add a widget to ``self.right``'s
+layout (window_layout.py: a fixed-width column that scrolls) or a dock, and connect to ``self.controller``'s signals (``prediction_shown``)
 and ``self.view`` (see image_view.py for attaching a tool).
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -26,19 +26,18 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
 )
 
 from app.gui.folder_panel import FolderPanel
 from app.gui.grade_panel import GradePanel
-from app.gui.image_view import ImageView
+from app.gui.image_view import KEY_STEP, ImageView
 from app.gui.inference_queue import InferenceQueue
 from app.gui.model_choice import ModelChoice
 from app.gui.overlay_controls import OverlayControls
 from app.gui.review_controller import ReviewController
+from app.gui.review_keys import ReviewKeys
 from app.gui.settings import Settings
+from app.gui.window_layout import DEFAULT_SIZE, build_layout, fit_screen
 from app.version import APP_NAME, RESEARCH_NOTICE, __version__
 
 
@@ -79,22 +78,11 @@ class MainWindow(QMainWindow):
         self.controller = ReviewController(self.folder_panel, self.view, self.grade_panel, self.queue, self)
         self.model_choice = ModelChoice(self.settings, self, device=device, model_path=model_path)
 
-        self.right = QWidget(self)
-        rl = QVBoxLayout(self.right)
-        rl.addWidget(self.grade_panel)
-        rl.addWidget(self.overlay_controls)
-        rl.addStretch(1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(self.folder_panel)
-        self.splitter.addWidget(self.view)
-        self.splitter.addWidget(self.right)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([560, 640, 340])
-        self.setCentralWidget(self.splitter)
+        build_layout(self)
 
         self._build_status_bar()
         self._build_menus()
-        self._build_shortcuts()
+        self.keys = ReviewKeys(self)
         self.hold_to_hide = HoldToHide(self.view, self)
         QApplication.instance().installEventFilter(self.hold_to_hide)
 
@@ -116,7 +104,7 @@ class MainWindow(QMainWindow):
         if geo is not None:
             self.restoreGeometry(geo)
         else:
-            self.resize(1400, 850)
+            self.resize(*fit_screen(DEFAULT_SIZE))
         self._update_model_label()
         if load_model:
             self.model_choice.load()
@@ -151,12 +139,19 @@ class MainWindow(QMainWindow):
         q.triggered.connect(self.close)
         file_menu.addAction(q)
 
-        view_menu = mb.addMenu("&View")
-        for text, key, slot in (("Fit", "F", self.view.fit), ("1:1", "1", self.view.one_to_one),
-                                ("Auto levels", "L", self.view.auto_levels)):
-            act = QAction(text, self, shortcut=QKeySequence(key))
+        self.view_menu = view_menu = mb.addMenu("&View")
+        for text, keys, slot in (("Zoom to embryo", ("Z",), self.view.zoom_to_embryo),
+                                 ("Whole frame", ("F",), self.view.fit),
+                                 ("Zoom in", ("+", "="), lambda: self.view.zoom(KEY_STEP)),
+                                 ("Zoom out", ("-",), lambda: self.view.zoom(1 / KEY_STEP)),
+                                 ("1:1 (one image pixel per screen pixel)", ("Ctrl+1",), self.view.one_to_one),
+                                 ("Auto levels", ("L",), self.view.auto_levels)):
+            act = QAction(text, self)
+            act.setShortcuts([QKeySequence(k) for k in keys])
             act.triggered.connect(slot)
             view_menu.addAction(act)
+        view_menu.addSeparator()
+        view_menu.addAction(self.folder_list_action)
 
         mb.addMenu(self.model_choice.menu)
         grade_menu = mb.addMenu("&Grade")
@@ -166,16 +161,6 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.cancel_grading)
         grade_menu.addAction(self.grade_all_action)
         grade_menu.addAction(self.cancel_action)
-
-    def _build_shortcuts(self) -> None:
-        for key, delta in (("A", -1), ("D", 1), ("Up", -1), ("Down", 1)):
-            sc = QShortcut(QKeySequence(key), self.view)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(lambda d=delta: self.folder_panel.step(d))
-        for key, delta in (("A", -1), ("D", 1)):
-            sc = QShortcut(QKeySequence(key), self.folder_panel)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(lambda d=delta: self.folder_panel.step(d))
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

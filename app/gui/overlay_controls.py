@@ -62,7 +62,7 @@ class OverlayControls(QWidget):
             self.class_boxes[c] = cb
             form.addRow(row)
 
-        att_box = QGroupBox("Attention gates (where the model looked)", self)
+        att_box = QGroupBox("Attention (where the model looked)", self)
         aform = QFormLayout(att_box)
         self.att_sliders: dict[str, QSlider] = {}
         for g in GATES:

@@ -203,6 +203,7 @@ class ReviewController(QObject):
             self.grades.set_values(pred, None)
             return
         self.view.set_prediction_overlays(pred.class_mask, pred.attention)
+        self.view.set_embryo_box(pred.embryo_box)
         self.grades.set_values(pred, None)
         self.prediction_shown.emit(self.current)
 
