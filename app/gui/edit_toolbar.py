@@ -26,7 +26,8 @@ from app.gui.edit_tools import (
     EditController,
 )
 
-# Keys the main window leaves free (A/D step images, F fit, 1 is 1:1, L levels, Space hides).
+# Keys the window leaves free (arrows/A/D step images, F frame, Z embryo, digits grade, L levels,
+# U next unreviewed, Space hides).
 TOOL_KEYS = {NAVIGATE: "N", BRUSH: "B", ERASER: "E", POLYGON: "P", FLOOD: "G", DELETE: "X"}
 TOOL_TIPS = {
     NAVIGATE: "Left button pans, wheel zooms",

@@ -42,7 +42,7 @@ class ReviewKeys:
         self.actions: list[QAction] = []
         for text, keys, delta in (("Previous image", ("Left", "A", "Up"), -1),
                                   ("Next image", ("Right", "D", "Down"), 1)):
-            act = self._action(text, keys, lambda d=delta: w.folder_panel.step(d), window_wide=False)
+            act = self._action(text, keys, lambda _c=False, d=delta: w.folder_panel.step(d), window_wide=False)
             # Over the image and over the list (where Up/Down already move the table).
             w.view.addAction(act)
             w.folder_panel.addAction(act)
@@ -52,10 +52,11 @@ class ReviewKeys:
                                             lambda: self.jump(borderline=False))
         self.next_borderline = self._action("Next borderline image (⚑) not reviewed yet", ("Shift+U",),
                                             lambda: self.jump(borderline=True))
-        self.sheet_action = self._action("Keyboard shortcuts", ("?", "F1"), self.show_sheet)
+        # "?" arrives with Shift held on most layouts, and Qt matches the modifier too.
+        self.sheet_action = self._action("Keyboard shortcuts", ("?", "Shift+?", "F1"), self.show_sheet)
         self.grade_actions: dict[str, QAction] = {}
         for d in "0123456789":
-            act = self._action(f"Grade key {d}", (d,), lambda d=d: self.grade_key(d))
+            act = self._action(f"Grade key {d}", (d,), lambda _c=False, d=d: self.grade_key(d))
             act.setObjectName("grade_key")  # the sheet lists the scheme's keys in one row
             self.grade_actions[d] = act
         help_menu = w.menuBar().addMenu("&Help")
