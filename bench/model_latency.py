@@ -5,6 +5,13 @@ Same backbone, same input, one run; CPU (and CUDA when present), batch 1 and
 on the CPU at batch 1 in the default configuration.
 
     python bench/model_latency.py [--depth 18] [--width 0.5] [--size 384] [--repeats 10]
+                                  [--model CKPT] [--no-predictor]
+
+Then the whole predictor path on 800 x 800 frames (coarse pass, crop, the
+two mirrored fine views, post-processing at full resolution) with the
+bundled model (or --model): ms per frame one at a time and frames/s through
+``predict_batch``, fp32 NCHW (baseline) against the precision the predictor
+picks on this machine (bf16 + channels_last where the CPU has native bf16).
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=d.input_size)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--no-predictor", action="store_true", help="network only")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -78,8 +87,40 @@ def main() -> int:
     print(f"{'device':6} {'batch':>5} {'config':16} {'params M':>8} {'ms/batch':>9} {'img/s':>8}")
     for dev, b, name, p, ms, ips in rows:
         print(f"{dev:6} {b:5d} {name:16} {p:8.2f} {ms:9.1f} {ips:8.2f}")
+    if not args.no_predictor:
+        predictor_path(args)
     print(f"ratio: {cpu_b1['attnregdeeplab'] / cpu_b1['deeplabv3plus']:.2f}")
     return 0
+
+
+def predictor_path(args) -> None:
+    from app.core.resources import default_model_path
+    from model.predictor import Predictor
+    from model.synth import generate
+
+    model = args.model or default_model_path()
+    frames = [generate(31000 + i, style="timelapse", size=800).image for i in range(8)]
+    variants = {"fp32 NCHW": Predictor.from_checkpoint(model, device="cpu", threads=args.threads, precision="fp32"),
+                "auto": Predictor.from_checkpoint(model, device="cpu", threads=args.threads, precision="auto")}
+    variants["auto"].predict(frames[0])
+    label = f"{variants['auto'].precision}{' + channels_last' if variants['auto']._nhwc else ''}"
+    single = {k: [] for k in variants}
+    for i in range(args.repeats + 1):
+        for name, p in variants.items():
+            t = time.perf_counter()
+            p.predict(frames[i % len(frames)])
+            if i:
+                single[name].append(time.perf_counter() - t)
+    batch = {}
+    for name, p in variants.items():
+        t = time.perf_counter()
+        p.predict_batch(frames)
+        batch[name] = len(frames) / (time.perf_counter() - t)
+    print(f"\npredictor path, 800x800 frames, model {variants['auto'].version} ({model}):")
+    print(f"{'variant':28s} {'ms/frame':>9s} {'frames/s (batch 8)':>19s}")
+    for name in variants:
+        shown = f"auto: {label}" if name == "auto" else name
+        print(f"{shown:28s} {1000 * statistics.median(single[name]):9.1f} {batch[name]:19.2f}")
 
 
 if __name__ == "__main__":
