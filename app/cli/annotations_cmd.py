@@ -19,6 +19,7 @@ from app.core.imaging import ImageReadError, list_images, read_image, sha256_fil
 from app.core.labelme_io import LabelmeError, read_labelme, write_labelme
 from app.core.store import Revision, StoreError
 from app.core.store_api import Store, open_store
+from app.core.store_format import WITHDRAWN
 
 
 def add_arguments(parser) -> None:
@@ -120,9 +121,12 @@ def _export(store: Store, args) -> int:
     dst = Path(args.dst)
     (dst / "masks").mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
-    n = 0
+    n = withdrawn = 0
     for sha in store.shas():
         rev = store.current(sha)
+        if rev.status == WITHDRAWN:  # the user took the correction back: the model's mask, no label
+            withdrawn += 1
+            continue
         stem = Path(rev.path).stem
         if stem in used:  # same name in two sub-folders
             stem = f"{stem}-{sha[:8]}"
@@ -143,7 +147,8 @@ def _export(store: Store, args) -> int:
         write_labelme(dst / f"{stem}.json", label, image, Path(rev.path).name,
                       other={"embryograde": info})
         n += 1
-    print(f"{n} sample(s) exported to {dst}")
+    print(f"{n} sample(s) exported to {dst}" + (f"; {withdrawn} withdrawn correction(s) skipped"
+                                                 if withdrawn else ""))
     return 0
 
 
