@@ -124,3 +124,28 @@ def test_bundle_window_starts_offscreen(bundle, tmp_path):
         return
     out, err = p.communicate()
     pytest.fail(f"the window exited with {p.returncode}: {err[-3000:]}")
+
+
+def test_bundle_carries_the_lab_server(bundle, tmp_path):
+    """psycopg's binary libpq and the SQL migrations are in the bundle: `server init` from the frozen
+    app initialises a real throwaway cluster (tests/pg_cluster.py), `server status` reads it back."""
+    from tests.pg_cluster import find_bindir, start_cluster
+
+    assert (bundle.parent / "_internal" / "app" / "core" / "server_sql" / "0001_initial.sql").is_file()
+    if find_bindir() is None:
+        pytest.skip("no PostgreSQL binaries to check the frozen psycopg against")
+    cluster = start_cluster()
+    try:
+        import psycopg
+
+        with psycopg.connect(cluster.url(cluster.SUPERUSER, "postgres"), autocommit=True) as su:
+            su.execute("CREATE ROLE lab_owner LOGIN CREATEROLE")
+            su.execute('CREATE DATABASE "frozenlab" OWNER lab_owner')
+        url = cluster.url("lab_owner", "frozenlab")
+        p = _run(bundle, "server", "init", url, cwd=tmp_path, timeout=180)
+        assert p.returncode == 0, p.stdout + p.stderr
+        p = _run(bundle, "server", "status", url, cwd=tmp_path, timeout=180,
+                 EMBRYOGRADE_DATA_DIR=str(tmp_path / "data"))
+        assert p.returncode == 0 and "schema version 1" in p.stdout + p.stderr, p.stdout + p.stderr
+    finally:
+        cluster.destroy()

@@ -19,7 +19,9 @@ from psycopg.conninfo import conninfo_to_dict
 from app.core.store_api import is_server_url
 from app.core.store_format import StoreError
 
-SQL_DIR = Path(__file__).with_name("server_sql")
+# Relative to the bundle's root, not to __file__: a macOS .app keeps data apart from code
+# (app.core.resources); installers/embryograde.spec puts the .sql files at this path.
+SQL_RELATIVE = "app/core/server_sql"
 CONNECT_TIMEOUT_S = 5
 # One advisory lock key for migrations: two admins upgrading at once take turns.
 _MIGRATION_LOCK = 0x45_6D_62_72_79_6F  # "Embryo"
@@ -29,9 +31,15 @@ class ServerError(StoreError):
     """The lab server cannot be used as asked; the message says why and what to do."""
 
 
+def sql_dir() -> Path:
+    from app.core.resources import bundle_root
+
+    return bundle_root() / SQL_RELATIVE
+
+
 def migrations() -> list[tuple[int, Path]]:
     out = []
-    for p in sorted(SQL_DIR.glob("*.sql")):
+    for p in sorted(sql_dir().glob("*.sql")):
         m = re.match(r"^(\d{4})_", p.name)
         if m:
             out.append((int(m.group(1)), p))
