@@ -143,6 +143,20 @@ class ResultCache:
             self._memory.move_to_end((sha256, model_version))
         return decode(arrays).regrade(scheme)
 
+    def get_meta(self, sha256: str, model_version: str) -> dict | None:
+        """The scalar fields of a cached result, reading no arrays (listing a whole folder)."""
+        with self._lock:
+            arrays = self._memory.get((sha256, model_version))
+        try:
+            if arrays is not None:
+                meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
+            else:
+                with np.load(self._result_path(sha256, model_version), allow_pickle=False) as z:
+                    meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+        except Exception:  # missing, truncated or foreign: not graded
+            return None
+        return meta if meta.get("model_version") == model_version else None
+
     def put(self, sha256: str, prediction: Prediction) -> None:
         arrays = encode(prediction)
         self._remember((sha256, prediction.model_version), arrays)

@@ -99,7 +99,7 @@ def run_gui(folder: str | None = None, model: str | None = None, device: str | N
 
     win.model_choice.loaded.connect(done)
     win.model_choice.failed.connect(done)
-    QTimer.singleShot(8000, done)  # never keep the splash up for long
+    QTimer.singleShot(8000, win, done)  # never keep the splash up for long (cancelled with the window)
     win.show()
     if not exec_loop:
         return win

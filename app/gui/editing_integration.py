@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.corrections import ImageContext
 from app.core.image_state import SHOWN_STATUS, ImageState, from_store, state_key
 from app.core.label_edit import EditorManager
+from app.core.review_summary import ReviewSummary, of_revision, of_state
 from app.core.store import AnnotationStore, StoreError
 from app.gui.annotator import Annotator, stored_name
 from app.gui.autosave import AutoSaver
@@ -44,13 +45,15 @@ class EditingIntegration(QObject):
         self.view = w.view
         self.store: AnnotationStore | None = None
         self._store_folder: Path | None = None
-        self._statuses: dict[str, str] = {}  # path relative to the folder -> store status
+        self._reviews: dict[str, ReviewSummary | None] = {}  # path relative to the folder -> the list's line
         self.state: ImageState | None = None  # the image being corrected (bound), or None
         self._states: dict[str, ImageState] = {}
         self.confirm = confirm or self._confirm_discard
 
         self.editors = EditorManager()
         self.edit = EditController(self.view, self)
+        if confirm is not None:  # an injected answer (tests, scripts) also answers "fill that much?"
+            self.edit.confirm_fill = lambda _share: confirm()
         self.toolbar = EditToolbar(self.edit, w)
         w.addToolBar(self.toolbar)
         self.panel = CorrectionPanel(w)
@@ -94,7 +97,7 @@ class EditingIntegration(QObject):
         self.saver.set_store(None)
         if self.store is not None:
             self.store.close()
-        self.store, self._store_folder, self._statuses = None, folder, {}
+        self.store, self._store_folder, self._reviews = None, folder, {}
         try:
             lab = getattr(self.window, "lab_server", None)  # Settings → Lab server (app/gui/lab_server.py)
             self.store = lab.open_store(folder) if lab is not None else AnnotationStore.for_folder(folder)
@@ -105,7 +108,7 @@ class EditingIntegration(QObject):
         if self.store.recovery_message():
             self.window.show_message(self.store.recovery_message())
         for rev in self.store.current_all(masks=False).values():
-            self._statuses[rev.path] = rev.status
+            self._reviews[rev.path] = of_revision(rev)
         self.saver.set_store(self.store)
         return self.store
 
@@ -115,10 +118,10 @@ class EditingIntegration(QObject):
         except (ValueError, TypeError):
             return Path(path).name
 
-    def _status_of_entry(self, entry) -> str | None:
+    def _status_of_entry(self, entry) -> ReviewSummary | None:
         # Called by the review controller while it lists a freshly opened folder.
         self._ensure_store(self.review.folder)
-        return SHOWN_STATUS.get(self._statuses.get(self._rel(entry.path)))
+        return self._reviews.get(self._rel(entry.path))
 
     # -- following the current image -----------------------------------------------------------
     def _unbind(self, _path=None) -> None:
@@ -233,12 +236,13 @@ class EditingIntegration(QObject):
         st = self._states.get(state_key(folder, sha)) if folder is not None else None
         if st is None:
             return
-        self._statuses[self._rel(st.path)] = status
+        summary = of_state(st, stored_name(self.window.settings.qs) or "")
+        self._reviews[self._rel(st.path)] = summary
         shown = SHOWN_STATUS.get(status)
         model = self.window.folder_panel.model
         for e in model.entries:
             if e.sha256 == sha:  # byte-identical copies in this folder share the store record
-                e.review_status = shown
+                e.set_review(summary)
                 model.entry_changed(e.path)
         if st is self.state:
             self._show_state()

@@ -32,6 +32,9 @@ class Entry:
     sha256: str | None = None
     error: str | None = None
     review_status: str | None = None  # from the annotation store: reviewed / corrected
+    review_fraction: float | None = None  # the painted mask's fraction (None: the model's stands)
+    review_grade: str | None = None  # the final grade when it is not the model's
+    review_by: str = ""  # who saved the review
     model_version: str | None = None
     fraction_mask: float = math.nan
     fraction_regression: float = math.nan
@@ -58,6 +61,26 @@ class Entry:
         if self.review_status in (REVIEWED, CORRECTED):
             return self.review_status
         return GRADED if self.graded else NOT_GRADED
+
+    def set_review(self, summary) -> None:
+        """The store's (or the live state's) ``ReviewSummary``; None: not reviewed."""
+        self.review_status = None if summary is None else summary.status
+        self.review_fraction = None if summary is None else summary.fraction
+        self.review_grade = None if summary is None else summary.grade
+        self.review_by = "" if summary is None else summary.by
+
+    @property
+    def final_pct(self) -> float:
+        """The fragmentation a reader should use: the painted mask's, else the model's."""
+        if self.review_status == CORRECTED and self.review_fraction is not None:
+            return 100.0 * self.review_fraction
+        return self.fragment_pct
+
+    @property
+    def final_grade(self) -> str:
+        if self.review_status in (REVIEWED, CORRECTED) and self.review_grade:
+            return self.review_grade
+        return self.grade
 
     @property
     def embryo(self) -> str:

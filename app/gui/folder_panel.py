@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.imaging import read_image
-from app.gui.entries import ERROR, STATUS_ORDER, STATUSES, Entry
+from app.gui.entries import CORRECTED, ERROR, REVIEWED, STATUS_ORDER, STATUSES, Entry
 from app.gui.folder_columns import hours_known, set_up_columns
 from app.gui.overlays import display_levels
 from app.gui.workers import GeneratorWorker, forget, make_pool, start
@@ -183,7 +183,8 @@ class FolderModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if e.error:
                 return e.error
-            return str(e.path)
+            who = f"\n{e.status} by {e.review_by}" if e.review_by and e.status in (REVIEWED, CORRECTED) else ""
+            return str(e.path) + who
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
             c = STATUS_COLOURS.get(e.status)
             return QBrush(QColor(c)) if c else None
@@ -199,12 +200,13 @@ def _display(e: Entry, col: int):
         return e.embryo
     if col == COL_HOURS:
         return "" if e.hours is None else f"{e.hours:.1f}"
-    if col == COL_STATUS:
-        return e.status
-    if col == COL_PCT:
-        return "" if math.isnan(e.fraction_mask) else f"{e.fragment_pct:.1f}"
+    if col == COL_STATUS:  # and who, on the row's second line
+        return e.status + (f"\n{e.review_by}" if e.review_by and e.status in (REVIEWED, CORRECTED) else "")
+    if col == COL_PCT:  # the final values: a painted mask's, a grade set by hand
+        return "" if math.isnan(e.final_pct) else f"{e.final_pct:.1f}"
     if col == COL_GRADE:
-        return e.grade + (" ⚑" if e.graded and (e.borderline or e.disagreement) else "")
+        unreviewed = e.status not in (REVIEWED, CORRECTED)
+        return e.final_grade + (" ⚑" if e.graded and unreviewed and (e.borderline or e.disagreement) else "")
     if col == COL_UNC:
         return "" if math.isnan(e.uncertainty) else f"{e.uncertainty:.1f}"
     return None
@@ -218,13 +220,13 @@ def _sort_key(e: Entry, col: int):
     if col == COL_STATUS:
         return STATUS_ORDER.get(e.status, 99)
     if col == COL_PCT:
-        return _num(e.fraction_mask)
+        return _num(e.final_pct)
     if col == COL_UNC:
         return _num(e.uncertainty)
     if col == COL_HOURS:
         return _num(e.hours)
     if col == COL_GRADE:
-        return e.grade or "~"
+        return e.final_grade or "~"
     return None  # name / embryo: keep the natural order of the listing (row index)
 
 
@@ -253,7 +255,7 @@ class FolderProxy(QSortFilterProxyModel):
         e = self.sourceModel().entries[row]
         if self.status_filter and e.status != self.status_filter:
             return False
-        if self.grade_filter and e.grade != self.grade_filter:
+        if self.grade_filter and e.final_grade != self.grade_filter:
             return False
         if self.min_uncertainty > 0 and not (e.uncertainty >= self.min_uncertainty):
             return False

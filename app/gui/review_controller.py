@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from app.core.cached_rows import cached_results
 from app.core.imaging import list_images, read_image
 from app.core.result_cache import ResultCache
 from app.gui.entries import entries_for
@@ -52,7 +53,7 @@ class ReviewController(QObject):
         self.current: Path | None = None
         self.current_prediction = None
         self.shown_path: Path | None = None  # whose pixels the view shows (None: none)
-        self.review_status = None  # optional callable(entry) -> "reviewed" | "corrected" | None
+        self.review_status = None  # optional callable(entry) -> ReviewSummary | None (the store's review)
         self.io_pool = make_pool(2, "images")
         self._images: OrderedDict[Path, object] = OrderedDict()
         self._reading: set[Path] = set()
@@ -83,13 +84,14 @@ class ReviewController(QObject):
         entries = entries_for(paths)
         if self.review_status is not None:
             for e in entries:
-                e.review_status = self.review_status(e)
+                e.set_review(self.review_status(e))
         self.panel.set_entries(entries)
         if not entries:
             self.view.set_image(None)
             self.grades.set_values(None, None, "no images")
         self.folder_opened.emit(folder)
         self.message.emit(f"{folder}: {len(entries)} images")
+        self._list_cached()
 
     def set_predictor(self, predictor) -> None:
         self.queue.cancel_all()
@@ -100,6 +102,7 @@ class ReviewController(QObject):
             if e.model_version is not None and e.model_version != version:
                 e.clear_prediction()
         self.panel.model.all_changed()
+        self._list_cached()
         if self.current is not None:
             self.current_prediction = None
             self.show_path(self.current, force=True)
@@ -118,6 +121,28 @@ class ReviewController(QObject):
         todo = [e.path for e in self.panel.model.entries if not e.graded and not e.error]
         self.queue.grade_all(todo)
         return len(todo)
+
+    def _list_cached(self) -> None:
+        """Fill the rows whose results are cached (a reopened folder), off the GUI thread."""
+        if self.cache is None or self.predictor is None or not self.panel.model.entries:
+            return
+        paths = [e.path for e in self.panel.model.entries if not e.graded]
+        w = GeneratorWorker(cached_results, paths, self.cache, self.predictor.version)
+        w.signals.returned.connect(self._on_cached)
+        start(w, self.io_pool)
+
+    @Slot(object)
+    def _on_cached(self, rows) -> None:
+        version = self.predictor.version if self.predictor is not None else None
+        for path, sha, res in rows:
+            entry = self.panel.model.entry(path)
+            # Another folder or model meanwhile, or graded since: the row already says more.
+            if entry is None or entry.graded or res.model_version != version:
+                continue
+            entry.set_prediction(sha, res)
+            entry.regrade(self.scheme)
+        if rows:
+            self.panel.model.all_changed()
 
     # -- navigation -----------------------------------------------------------------------
     @Slot(object)
