@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core import brush
+from app.core import brush, eraser, membranes
 from app.core.brush import BBox
 from app.core.undo import Delta, History
 from model.grading import DEFAULT_SCHEME, get_scheme
@@ -71,6 +71,7 @@ class LabelEditor:
         self._listeners: list[Callable[[BBox], None]] = []
         self._stroke: list[tuple[BBox, np.ndarray, np.ndarray]] | None = None
         self._stroke_kind = "brush"
+        self._before: np.ndarray | None = None  # the mask when an eraser stroke began
         self.version = 0  # bumps on every change; compare with saved_version for "unsaved"
         self.saved_version = 0
 
@@ -125,12 +126,26 @@ class LabelEditor:
             self.end_stroke()
         self._stroke = []
         self._stroke_kind = kind
+        # The eraser reads what lay under a fragment from the mask as the stroke found it
+        # (app/core/eraser.py); one copy per stroke, a few ms even at 4096².
+        self._before = self.mask.copy() if kind == "eraser" else None
 
     def paint_segment(self, p0, p1, radius: float, value: int) -> BBox | None:
         """Sweep a round brush from p0 to p1 writing ``value``; the eraser writes 0."""
         _check_class(value)
         hit = brush.segment_disk(self.mask.shape, p0, p1, radius)
         return None if hit is None else self._write(hit[0], hit[1], value)
+
+    def erase_segment(self, p0, p1, radius: float, only_fragment: bool = False) -> BBox | None:
+        """The eraser swept from p0 to p1: an erased fragment gives back what lay under it
+        (blastomere inside a cell, background outside), blastomere becomes background unless
+        ``only_fragment``. Use ``paint_segment(..., BACKGROUND)`` to clear to background."""
+        hit = brush.segment_disk(self.mask.shape, p0, p1, radius)
+        if hit is None:
+            return None
+        box, disk = hit
+        before = self._before if self._before is not None else self.mask
+        return self._write(box, disk, eraser.erased_values(before, box, disk, radius, only_fragment))
 
     def end_stroke(self) -> Delta | None:
         """Fold the stroke's segments into one undo step."""
@@ -149,6 +164,7 @@ class LabelEditor:
 
     def _fold_stroke(self) -> Delta | None:
         stroke, self._stroke = self._stroke, None
+        self._before = None
         if not stroke:
             return None
         union = stroke[0][0]
@@ -161,15 +177,16 @@ class LabelEditor:
             before[union.local(box)][changed] = old
         return Delta.from_regions(union, before, after, self._stroke_kind)
 
-    def _write(self, box: BBox, hit: np.ndarray, value: int) -> BBox | None:
+    def _write(self, box: BBox, hit: np.ndarray, value) -> BBox | None:
+        """Write ``value`` (a class, or a ``box``-shaped array of classes) where ``hit``."""
         region = self.mask[box.slices]
         changed = hit & (region != value)
         if not changed.any():
             return None
         old = region[changed]
-        self._counts -= _counts(old)
-        self._counts[value] += old.size
-        region[changed] = value
+        new = value[changed] if isinstance(value, np.ndarray) else np.full(old.shape, value, np.uint8)
+        self._counts += _counts(new) - _counts(old)
+        region[changed] = new
         if self._stroke is not None:
             self._stroke.append((box, changed, old))
         else:  # a lone segment outside a stroke is still one undo step
@@ -191,11 +208,29 @@ class LabelEditor:
         hit = brush.polygon(self.mask.shape, points)
         return None if hit is None else self._gesture(hit[0], hit[1], value, "polygon")
 
-    def flood_fill(self, row: int, col: int, value: int, connectivity: int = 4) -> BBox | None:
-        """Give the connected same-class region under (row, col) the class ``value``."""
+    def flood_fill(self, row: int, col: int, value: int, connectivity: int = 4,
+                   image: np.ndarray | None = None) -> BBox | None:
+        """Give the connected same-class region under (row, col) the class ``value``; with
+        ``image``, only the part of it up to the membranes seen in the image."""
         _check_class(value)
-        hit = brush.component(self.mask, row, col, connectivity)
+        hit = self.fill_region(row, col, connectivity, image)
         return None if hit is None else self._gesture(hit[0], hit[1], value, "fill")
+
+    def fill_region(self, row: int, col: int, connectivity: int = 4,
+                    image: np.ndarray | None = None) -> tuple[BBox, np.ndarray] | None:
+        """What ``flood_fill`` would change, without changing it (to ask before a large fill)."""
+        hit = brush.component(self.mask, row, col, connectivity)
+        if hit is None or image is None or image.shape[:2] != self.mask.shape:
+            return hit
+        return hit[0], membranes.piece_under(image, hit[0], hit[1], (int(row), int(col)))
+
+    def fill(self, box: BBox, hit: np.ndarray, value: int) -> BBox | None:
+        """Apply a region from ``fill_region`` as one undo step."""
+        _check_class(value)
+        return self._gesture(box, hit, value, "fill")
+
+    def embryo_pixels(self) -> int:
+        return int(self._counts[BLASTOMERE] + self._counts[FRAGMENT])
 
     def delete_component(self, row: int, col: int, target: int = FRAGMENT,
                          replacement: int = BACKGROUND, connectivity: int = 8) -> BBox | None:

@@ -2,7 +2,7 @@
 
 Pure wiring to an ``EditController``; every action is also reachable by
 keyboard so an embryologist can keep one hand on the mouse: B brush,
-E eraser, P polygon, G fill, X delete fragment, N pan; C switches the
+E eraser, Shift+E erase to background, P polygon, G fill, X delete fragment, N pan; C switches the
 paint class; [ and ] brush size; Ctrl+Z, Ctrl+Shift+Z (or Ctrl+Y).
 """
 
@@ -16,6 +16,7 @@ from app.core.label_edit import BLASTOMERE, FRAGMENT
 from app.gui.edit_tools import (
     BRUSH,
     DELETE,
+    ERASE_BG,
     ERASER,
     FLOOD,
     MAX_RADIUS,
@@ -28,13 +29,18 @@ from app.gui.edit_tools import (
 
 # Keys the window leaves free (arrows/A/D step images, F frame, Z embryo, digits grade, L levels,
 # U next unreviewed, Space hides).
-TOOL_KEYS = {NAVIGATE: "N", BRUSH: "B", ERASER: "E", POLYGON: "P", FLOOD: "G", DELETE: "X"}
+TOOL_KEYS = {NAVIGATE: "N", BRUSH: "B", ERASER: "E", ERASE_BG: "Shift+E", POLYGON: "P", FLOOD: "G",
+             DELETE: "X"}
 TOOL_TIPS = {
     NAVIGATE: "Left button pans, wheel zooms",
     BRUSH: "Paint the chosen class; drag to draw",
-    ERASER: "Paint background",
-    POLYGON: "Drag a lasso, or click vertices and double-click / Enter to close; Esc cancels",
-    FLOOD: "Give the connected region under the click the chosen class",
+    ERASER: "An erased fragment gives back what lies under it (blastomere inside a cell, background "
+            "outside); a stroke begun on a fragment erases fragment only, else cells become background",
+    ERASE_BG: "Paint background over every class",
+    POLYGON: "Drag a lasso, or click vertices and double-click / Enter to close; Esc cancels; "
+             "drag a corner of the polygon just closed to move it",
+    FLOOD: "Give the region under the click the chosen class, up to the membranes seen in the image; "
+           "asks first when that is more than a quarter of the embryo",
     DELETE: "Click a fragment to delete it",
 }
 CLASS_NAMES = {BLASTOMERE: "Blastomere", FRAGMENT: "Fragment"}

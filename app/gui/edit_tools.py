@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem, QMessageBox
 
 from app.core.brush import BBox
 from app.core.label_edit import BACKGROUND, BLASTOMERE, FRAGMENT, LabelEditor
+from app.gui.polygon_corners import PolygonCorners
 
-NAVIGATE, BRUSH, ERASER, POLYGON, FLOOD, DELETE = (
-    "navigate", "brush", "eraser", "polygon", "flood", "delete")
-TOOLS = (NAVIGATE, BRUSH, ERASER, POLYGON, FLOOD, DELETE)
-TOOL_LABELS = {NAVIGATE: "Pan / zoom", BRUSH: "Brush", ERASER: "Eraser", POLYGON: "Polygon",
-               FLOOD: "Fill region", DELETE: "Delete fragment"}
+NAVIGATE, BRUSH, ERASER, ERASE_BG, POLYGON, FLOOD, DELETE = (
+    "navigate", "brush", "eraser", "erase to background", "polygon", "flood", "delete")
+TOOLS = (NAVIGATE, BRUSH, ERASER, ERASE_BG, POLYGON, FLOOD, DELETE)
+TOOL_LABELS = {NAVIGATE: "Pan / zoom", BRUSH: "Brush", ERASER: "Eraser", ERASE_BG: "Erase to background",
+               POLYGON: "Polygon", FLOOD: "Fill region", DELETE: "Delete fragment"}
+PAINTING = (BRUSH, ERASER, ERASE_BG)
+# A fill changing more than this share of the embryo's pixels asks first: one click on a cell
+# once recoloured every touching cell (7 % -> 99.5 %) and was saved at once.
+FILL_ASK_SHARE = 0.25
 MIN_RADIUS, MAX_RADIUS = 0, 200
 Z_CURSOR = 100
 
@@ -58,6 +64,9 @@ class EditController(QObject):
         self._poly: list[tuple[float, float]] = []
         self._poly_dragged = False
         self._hover_xy: tuple[float, float] | None = None
+        self._erase_only_fragment = False
+        self.confirm_fill = self._ask_large_fill  # (share of the embryo) -> go ahead?
+        self.corners = PolygonCorners(view)
 
         pen = QPen(QColor(255, 255, 255, 220))
         pen.setCosmetic(True)  # one screen pixel wide at any zoom
@@ -154,7 +163,13 @@ class EditController(QObject):
 
     @property
     def paint_value(self) -> int:
-        return BACKGROUND if self.tool == ERASER else self.value
+        return BACKGROUND if self.tool in (ERASER, ERASE_BG) else self.value
+
+    def _sweep(self, a, b) -> None:
+        if self.tool == ERASER:
+            self.editor.erase_segment(a, b, self.radius, self._erase_only_fragment)
+        else:
+            self.editor.paint_segment(a, b, self.radius, self.paint_value)
 
     # -- history ---------------------------------------------------------------------------
     def undo(self) -> None:
@@ -180,6 +195,7 @@ class EditController(QObject):
         self._poly.clear()
         self._poly_dragged = False
         self._poly_item.setPath(QPainterPath())
+        self.corners.clear()
 
     def _done(self, changed) -> None:
         """After a gesture: ``changed`` is the gesture's box or delta, None when nothing changed."""
@@ -192,13 +208,18 @@ class EditController(QObject):
         if self.editor is None:
             return
         p = image_to_rc(x, y)
-        if self.tool in (BRUSH, ERASER):
+        if self.tool in PAINTING:
             # A drag is reported once the mouse has moved a few pixels; start where it was pressed.
             start = self._drag_start(ev) or p
+            # A stroke begun on a fragment erases fragment only: the cell around it stays whole.
+            self._erase_only_fragment = self._class_at(start) == FRAGMENT
             self.editor.begin_stroke(self.tool)
             self._last = p
-            self.editor.paint_segment(start, p, self.radius, self.paint_value)
+            self._sweep(start, p)
+        elif self.tool == POLYGON and self.corners.grab(x, y, self.editor):
+            return
         elif self.tool == POLYGON:
+            self.corners.clear()
             if _is_drag(ev):
                 start = self._drag_start(ev)
                 if not self._poly and start is not None:
@@ -211,9 +232,11 @@ class EditController(QObject):
         if self.editor is None:
             return
         p = image_to_rc(x, y)
-        if self.tool in (BRUSH, ERASER) and self._last is not None:
-            self.editor.paint_segment(self._last, p, self.radius, self.paint_value)
+        if self.tool in PAINTING and self._last is not None:
+            self._sweep(self._last, p)
             self._last = p
+        elif self.tool == POLYGON and self.corners.dragging:
+            self.corners.move(x, y)
         elif self.tool == POLYGON and self._poly:
             if _is_drag(ev):  # the press became a drag: a lasso, closed on release
                 self._poly_dragged = True
@@ -227,17 +250,19 @@ class EditController(QObject):
         if self.editor is None:
             return
         p = image_to_rc(x, y)
-        if self.tool in (BRUSH, ERASER):
+        if self.tool in PAINTING:
             if self._last is not None and p != self._last:
-                self.editor.paint_segment(self._last, p, self.radius, self.paint_value)
+                self._sweep(self._last, p)
             self._last = None
             self._done(self.editor.end_stroke())
+        elif self.tool == POLYGON and self.corners.dragging:
+            self._done(self.corners.drop(x, y, self.editor))
         elif self.tool == POLYGON:
             # A lasso drag closes on release; clicked vertices close on double-click or Enter.
             if self._poly_dragged or _is_double(ev):
                 self.finish_polygon()
         elif self.tool == FLOOD:
-            self._done(self.editor.flood_fill(int(round(p[0])), int(round(p[1])), self.value))
+            self._fill(int(round(p[0])), int(round(p[1])))
         elif self.tool == DELETE:
             self._done(self.editor.delete_component(int(round(p[0])), int(round(p[1]))))
 
@@ -250,7 +275,31 @@ class EditController(QObject):
         self._poly_dragged = False
         self._poly_item.setPath(QPainterPath())
         if self.editor is not None and self.tool == POLYGON and len(pts) >= 3:
-            self._done(self.editor.fill_polygon(pts, self.value))
+            self._done(self.corners.fill(pts, self.value, self.editor))
+
+    def _fill(self, row: int, col: int) -> None:
+        """Fill up to the membranes seen in the image; ask first when that is much of the embryo."""
+        region = self.editor.fill_region(row, col, image=self.view.image)
+        if region is None:
+            return
+        box, hit = region
+        changed = int(np.count_nonzero(hit & (self.editor.mask[box.slices] != self.value)))
+        share = changed / max(self.editor.embryo_pixels(), 1)
+        if changed and share > FILL_ASK_SHARE and not self.confirm_fill(share):
+            return
+        self._done(self.editor.fill(box, hit, self.value))
+
+    def _ask_large_fill(self, share: float) -> bool:
+        answer = QMessageBox.question(
+            self.view.window(), "Large fill",
+            f"This fill changes {100 * share:.0f} % of the embryo (more than "
+            f"{100 * FILL_ASK_SHARE:.0f} %). Fill anyway? (Undo takes it back.)")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _class_at(self, p) -> int | None:
+        r, c = int(round(p[0])), int(round(p[1]))
+        m = self.editor.mask
+        return int(m[r, c]) if 0 <= r < m.shape[0] and 0 <= c < m.shape[1] else None
 
     # -- drawing ---------------------------------------------------------------------------
     def _on_region(self, box: BBox) -> None:
@@ -265,7 +314,7 @@ class EditController(QObject):
         return image_to_rc(q.x(), q.y())
 
     def _update_cursor(self) -> None:
-        show = self.tool in (BRUSH, ERASER) and self._hover_xy is not None
+        show = self.tool in PAINTING and self._hover_xy is not None
         self._cursor.setVisible(show)
         if show:
             x, y = self._hover_xy
@@ -286,6 +335,7 @@ class EditController(QObject):
         self.view.graphics.removeEventFilter(self)
         for item in (self._cursor, self._poly_item):
             self.view.view_box.removeItem(item)
+        self.corners.detach()
 
 
 def _is_drag(ev) -> bool:

@@ -188,8 +188,10 @@ def test_eraser_flood_delete_polygon_tools(qtbot, rig):
     assert ed.mask[48, 50] == 0
     rig.ctl.set_tool(FLOOD)
     rig.ctl.set_value(FRAGMENT)
+    rig.ctl.confirm_fill = lambda share: True  # the whole cell: more than a quarter of the embryo
     rig.click(qtbot, 30.5, 48.5)
-    assert ed.mask[48, 30] == FRAGMENT and ed.stats.blastomere == 0
+    # The fill now stops at edges in the image (embryo_like has dark blobs): check the click's region.
+    assert ed.mask[48, 30] == FRAGMENT
     rig.ctl.undo()
     rig.ctl.set_tool(POLYGON)
     for x, y in ((30.5, 30.5), (40.5, 30.5), (40.5, 40.5)):
