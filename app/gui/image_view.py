@@ -30,11 +30,14 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.gui.overlays import (
+    AttentionScale,
     MaskStyle,
-    colour_heatmap,
+    attention_scale,
+    colour_attention,
     colour_mask,
     colour_mask_region,
     display_levels,
+    embryo_region,
     percentile_levels,
 )
 
@@ -107,6 +110,7 @@ class ImageView(QWidget):
 
     levels_changed = Signal(float, float)
     cursor_moved = Signal(int, int)  # image column, row under the mouse
+    attention_scaled = Signal(object)  # {gate: AttentionScale} of the prediction shown
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -129,6 +133,8 @@ class ImageView(QWidget):
         self.image: np.ndarray | None = None
         self.mask: np.ndarray | None = None
         self.attention: dict[str, np.ndarray] = {}
+        self.attention_scales: dict[str, AttentionScale] = {}
+        self._attention_region: np.ndarray | None = None
         self.mask_style = MaskStyle()
         self.attention_opacity: dict[str, float] = {}
         self.levels: tuple[float, float] = (0.0, 255.0)
@@ -178,6 +184,11 @@ class ImageView(QWidget):
         """The model's (or the corrected) class mask and the gates' attention maps."""
         self.set_mask(mask)
         self.attention = dict(attention or {})
+        shape = mask.shape if mask is not None else (next(iter(self.attention.values())).shape
+                                                     if self.attention else None)
+        self._attention_region = embryo_region(mask, shape) if shape is not None and self.attention else None
+        self.attention_scales = {k: attention_scale(a, self._attention_region)
+                                 for k, a in self.attention.items()}
         for name in list(self.attention_items):
             if name not in self.attention:
                 self.view_box.removeItem(self.attention_items.pop(name))
@@ -190,6 +201,7 @@ class ImageView(QWidget):
                 self.attention_items[name] = item
             self.attention_opacity.setdefault(name, 0.0)
             self._render_attention(name)
+        self.attention_scaled.emit(dict(self.attention_scales))
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         self.mask = mask
@@ -254,11 +266,14 @@ class ImageView(QWidget):
     def _render_attention(self, name: str) -> None:
         item = self.attention_items[name]
         op = self.attention_opacity.get(name, 0.0)
-        if op <= 0:  # invisible: skip the colouring (the costliest step of showing an image)
+        scale = self.attention_scales[name]
+        # invisible, or flat (the legend says so): skip the colouring, the costliest step of showing
+        if op <= 0 or scale.flat:
             item.clear()
             item.setVisible(False)
             return
-        item.setImage(colour_heatmap(self.attention[name], op), autoLevels=False, levels=None)
+        item.setImage(colour_attention(self.attention[name], self._attention_region, scale, op),
+                      autoLevels=False, levels=None)
         item.setVisible(not self._hidden)
 
     # -- navigation -----------------------------------------------------------------------

@@ -20,6 +20,9 @@ from app.gui.image_view import ImageView
 from app.gui.overlays import CLASSES
 
 GATES = ("gate_stride8", "gate_stride4")  # the network's attention gates (prediction.attention)
+ATTENTION_MEANING = ("High: the decoder took the encoder's fine detail from here (the gate passed "
+                     "its skip features) to draw the mask. Shown over the embryo only, stretched "
+                     "from this image's lowest to highest value there.")
 
 
 def _slider(value: float) -> QSlider:
@@ -65,16 +68,26 @@ class OverlayControls(QWidget):
         att_box = QGroupBox("Attention (where the model looked)", self)
         aform = QFormLayout(att_box)
         self.att_sliders: dict[str, QSlider] = {}
+        self.att_notes: dict[str, QLabel] = {}
         for g in GATES:
             s = _slider(settings.attention_opacity(g) if settings else 0.0)
             s.valueChanged.connect(lambda v, g=g: self._on_att(g, v))
             aform.addRow(g.replace("gate_", ""), s)
-            self.att_sliders[g] = s
+            note = QLabel("", att_box)
+            note.setWordWrap(True)
+            note.setStyleSheet("color: gray; font-size: 8pt;")
+            aform.addRow(note)
+            self.att_sliders[g], self.att_notes[g] = s, note
         ramp = QLabel("low ▸ high")
         ramp.setStyleSheet("background: qlineargradient(x1:0, y1:0, x2:1, y2:0, stop:0 #000000, "
                            "stop:0.25 #781478, stop:0.5 #e63c1e, stop:0.75 #ffc828, stop:1 #ffffdc);"
                            "color: white; padding: 1px 4px;")
         aform.addRow("scale", ramp)
+        self.att_legend = QLabel(ATTENTION_MEANING, att_box)
+        self.att_legend.setWordWrap(True)
+        self.att_legend.setStyleSheet("font-size: 8pt;")
+        aform.addRow(self.att_legend)
+        view.attention_scaled.connect(self._on_attention_scaled)
 
         lev_box = QGroupBox("Display levels", self)
         lrow = QHBoxLayout(lev_box)
@@ -120,6 +133,17 @@ class OverlayControls(QWidget):
         self.view.set_attention_opacity(gate, v / 100)
         if self.settings:
             self.settings.set_attention_opacity(gate, v / 100)
+
+    def _on_attention_scaled(self, scales: dict) -> None:
+        for g, note in self.att_notes.items():
+            sc = scales.get(g)
+            if sc is None:
+                note.setText("")
+            elif sc.flat:
+                note.setText(f"flat for this model and image ({sc.lo:.3f}–{sc.hi:.3f}): the gate "
+                             "weighs every place of the embryo alike, so there is no map to show")
+            else:
+                note.setText(f"{sc.lo:.2f} (low) – {sc.hi:.2f} (high) over the embryo")
 
     def _on_view_levels(self, lo: float, hi: float) -> None:
         for sp, v in ((self.low, lo), (self.high, hi)):

@@ -1,6 +1,6 @@
-"""Colouring masks, outlines and attention maps into RGBA arrays; display levels. numpy only.
+"""Colouring masks, outlines and attention maps into RGBA arrays; display levels. No Qt.
 
-Everything here is pure numpy (no Qt) so it is unit-tested directly and can
+Everything here is numpy (OpenCV for the embryo region behind attention maps), no Qt, so it is unit-tested directly and can
 recolour a bounding box of a mask in place while a brush paints
 (``colour_mask_region``): work proportional to the box, never to the image.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 # class index -> (name, RGB). Background is never drawn.
@@ -103,6 +104,46 @@ def colour_heatmap(att: np.ndarray, opacity: float) -> np.ndarray:
     rgba = np.empty((*a.shape, 4), np.uint8)
     rgba[..., :3] = HEAT_LUT[idx]
     rgba[..., 3] = (np.sqrt(a) * 255 * min(max(opacity, 0.0), 1.0)).astype(np.uint8)
+    return rgba
+
+
+# An attention map is shown only over the embryo (the class mask's cells and fragments, grown a
+# little and feathered): outside it the gates see padding and background, and the graded crop's
+# square edge said nothing about the embryo.
+EMBRYO_GROW = 0.03  # of the image's longer side
+FLAT_SPREAD = 0.02  # a gate whose 2nd-98th percentile range over the embryo is narrower is "flat"
+
+
+@dataclass(frozen=True)
+class AttentionScale:
+    lo: float  # the map's 2nd percentile over the embryo: shown as "low"
+    hi: float  # its 98th percentile: shown as "high"
+    flat: bool  # too narrow a range to show anything: the legend says so, no map is drawn
+
+
+def embryo_region(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """float32 weights in [0, 1]: 1 over the embryo, fading to 0 a few pixels outside it."""
+    if mask is None or not (mask > 0).any():
+        return np.ones(shape, np.float32)
+    grow = max(3, int(EMBRYO_GROW * max(shape)))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    region = cv2.dilate((mask > 0).astype(np.uint8), k).astype(np.float32)
+    return cv2.GaussianBlur(region, (0, 0), grow / 2)
+
+
+def attention_scale(att: np.ndarray, region: np.ndarray) -> AttentionScale:
+    inside = att[region > 0.5]
+    if inside.size == 0:
+        inside = att.ravel()
+    lo, hi = (float(v) for v in np.nanpercentile(inside, [2, 98]))
+    return AttentionScale(lo, hi, not hi - lo >= FLAT_SPREAD)
+
+
+def colour_attention(att: np.ndarray, region: np.ndarray, scale: AttentionScale, opacity: float) -> np.ndarray:
+    """The map stretched from the embryo's low to high, shown over the embryo only."""
+    stretched = (att - scale.lo) / max(scale.hi - scale.lo, 1e-6)
+    rgba = colour_heatmap(stretched, opacity)
+    rgba[..., 3] = (rgba[..., 3] * np.clip(region, 0.0, 1.0)).astype(np.uint8)
     return rgba
 
 

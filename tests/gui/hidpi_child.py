@@ -16,7 +16,9 @@ img = (np.arange(120 * 90) % 65535).reshape(90, 120).astype(np.uint16)
 mask = np.zeros((90, 120), np.uint8)
 mask[20:60, 30:80] = 1
 view.set_image(img)
-view.set_prediction_overlays(mask, {"gate_stride8": np.full((90, 120), 0.5, np.float32)})
+# A map with contrast: a flat one is (rightly) not drawn at all.
+ramp = np.tile(np.linspace(0.0, 1.0, 120, dtype=np.float32), (90, 1))
+view.set_prediction_overlays(mask, {"gate_stride8": ramp})
 view.set_attention_opacity("gate_stride8", 0.5)
 app.processEvents()
 view.view_box.scaleBy((0.37, 0.37))
