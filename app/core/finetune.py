@@ -48,6 +48,7 @@ from app.core.finetune_split import (
     choose_validation,
     plan_split,
     read_samples,
+    save_validation,
     snapshot,
     validation_file,
 )
@@ -59,7 +60,7 @@ from app.core.timelapse import embryo_key
 # Re-exported: the GUI, the bench and the tests use the whole path through this module.
 __all__ = [
     "KEY_METRICS", "VALIDATION_FILE", "Cancelled", "Comparison", "FineTuneSession", "SampleRef",
-    "SplitPlan", "Tolerance", "TrainSettings", "app_command", "choose_validation", "compare",
+    "SplitPlan", "Tolerance", "TrainSettings", "app_command", "choose_validation", "compare", "save_validation",
     "evaluate_command", "key_metrics", "parse_progress", "per_embryo", "plan_split", "read_samples",
     "run_blocking", "run_process", "snapshot", "stop_process", "train_command", "validation_file",
 ]
@@ -99,7 +100,7 @@ def train_command(run_dir: Path, init: Path, s: TrainSettings, n_train: int | No
     cmd += ["--val-data", str(run_dir / "val.h5"), "--out", str(run_dir / "train"), "--init", str(init),
             "--mode", s.mode, "--epochs", str(s.epochs), "--batch-size", str(s.batch_size), "--lr", str(s.lr),
             "--seed", str(s.seed), "--workers", str(s.workers), "--device", s.device,
-            "--progress-json", "--no-bar"]
+            "--progress-json"]  # the stderr bar too: the dialog shows its steps (finetune_progress.py)
     for flag, value in (("--steps", s.steps), ("--time-budget", s.time_budget_min), ("--threads", s.threads),
                         ("--input-size", s.input_size)):
         if value:

@@ -132,6 +132,13 @@ def _load_val_keys(path: Path) -> list[str] | None:
         return None
 
 
+def save_validation(store_path: Path | str, keys: Iterable[str]) -> None:
+    """The validation embryos the annotator picked, kept for every later fine-tune of the folder."""
+    atomic.write_text(validation_file(store_path), json.dumps(
+        {"embryo_keys": sorted(keys), "picked": "by hand",
+         "chosen_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1))
+
+
 def _save_val_keys(path: Path, keys: list[str], fraction: float, seed: int) -> None:
     atomic.write_text(path, json.dumps({"embryo_keys": sorted(keys), "fraction": fraction, "seed": seed,
                                          "chosen_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},

@@ -55,7 +55,7 @@ def create_window(settings=None, device: str | None = None, model: str | None = 
     """
     from app.gui.editing_integration import install_editing
     from app.gui.export_dialog import install_export
-    from app.gui.finetune_dialog import install_finetuning
+    from app.gui.finetuning import install_finetuning
     from app.gui.lab_server import install_lab_server
     from app.gui.main_window import MainWindow
 

@@ -1,4 +1,4 @@
-"""Model → Fine-tune from corrections…: the dialog, and ``install_finetuning(window)``.
+"""Model → Fine-tune from corrections…: the dialog (``finetuning.install_finetuning`` adds it to the window).
 
 Training and both evaluations run as ``main.py`` subprocesses (QProcess), so
 the window stays responsive and a crash of torch cannot take it down; the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, QTimer, Signal
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -31,10 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import finetune as F
+from app.core.finetune_progress import split_bar
 from app.core.registry import Registry
+from app.gui.finetune_split_box import SplitBox
 from app.gui.loss_plot import LossPlot
 
 GRACE_MS = int(F.TERMINATE_GRACE_S * 1000)
+PROGRESS_MAX = 1000  # per mille: a step of a long epoch still moves the bar
 ROWS = (("images", "n_images", "{:.0f}"), ("fragment Dice", "fragment_dice", "{:.3f}"),
         ("fraction MAE (points)", "fraction_mae_pts_mask", "{:.2f}"),
         ("quadratic κ", "grade_kappa_quadratic", "{:.3f}"), ("grade accuracy", "grade_accuracy", "{:.3f}"),
@@ -71,6 +73,7 @@ class FineTuneDialog(QDialog):
         self._stdout_buf = b""
         self._stderr_tail = b""
         self._worker = None
+        self._picked = False  # the annotator ticked the validation embryos
         self._build()
         self._show_plan()
 
@@ -79,15 +82,15 @@ class FineTuneDialog(QDialog):
         lay = QVBoxLayout(self)
         self.info = QLabel(self)
         self.info.setWordWrap(True)
+        # Room for every line the plan can say: a note that goes away must not move the fields.
+        self.info.setMinimumHeight(6 * self.info.fontMetrics().lineSpacing())
+        self.info.setAlignment(Qt.AlignmentFlag.AlignTop)
         lay.addWidget(self.info)
 
         top = QHBoxLayout()
-        vbox = QGroupBox("Validation embryos (fixed for this folder)", self)
-        vl = QVBoxLayout(vbox)
-        self.val_list = QListWidget(vbox)
-        self.val_list.setMaximumHeight(90)
-        vl.addWidget(self.val_list)
-        top.addWidget(vbox, 1)
+        self.split_box = SplitBox(self)
+        self.split_box.changed.connect(self._pick_validation)
+        top.addWidget(self.split_box, 1)
         form_box = QGroupBox("Settings", self)
         form = QFormLayout(form_box)
         s, t = self.session.settings, self.session.tolerance
@@ -107,6 +110,7 @@ class FineTuneDialog(QDialog):
 
         prog = QHBoxLayout()
         self.progress = QProgressBar(self)
+        self.progress.setTextVisible(True)
         self.status = QLabel("ready", self)
         prog.addWidget(self.progress, 1)
         prog.addWidget(self.status, 2)
@@ -131,6 +135,7 @@ class FineTuneDialog(QDialog):
         lay.addLayout(res, 2)
         self.verdict = QLabel(self)
         self.verdict.setWordWrap(True)
+        self.verdict.setMinimumHeight(2 * self.verdict.fontMetrics().lineSpacing())
         lay.addWidget(self.verdict)
 
         buttons = QDialogButtonBox(self)
@@ -159,18 +164,24 @@ class FineTuneDialog(QDialog):
             return
         self.info.setText(f"Store: {self.session.store_path}<br>Starting model: <b>{active or 'none'}</b><br>"
                           f"{plan.summary()}" + (f"<br>{plan.note}" if plan.note else "")
-                          + ("<br><i>First fine-tune of this folder: these validation embryos will be kept "
-                             "for every later fine-tune.</i>" if plan.new_choice else ""))
-        counts: dict[str, int] = {}
-        for s in plan.val:
-            counts[s.key] = counts.get(s.key, 0) + 1
-        self.val_list.clear()
-        for k in plan.val_keys:
-            self.val_list.addItem(f"{k}  ({counts.get(k, 0)} images)")
-        if not plan.val or not plan.train:
+                          + ("<br><i>First fine-tune of this folder: the validation embryos ticked below "
+                             "will be kept for every later fine-tune.</i>" if plan.new_choice else
+                             "<br><i>Validation embryos as kept for this folder; tick others to change "
+                             "them.</i>"))
+        self.split_box.set_plan(plan)
+        ok = bool(plan.val) and bool(plan.train)
+        self.start_button.setEnabled(ok and self.state == "idle")
+        self.verdict.setText("")
+        if not ok:
             self.start_button.setEnabled(False)
             self.verdict.setText("Annotate at least two embryos (with masks) to fine-tune: one is kept "
                                  "for validation.")
+
+    def _pick_validation(self, keys: list[str]) -> None:
+        """The annotator ticked other validation embryos: re-plan now, keep them from Start on."""
+        self.session.val_keys = keys
+        self._picked = True
+        self._show_plan()
 
     def _set_state(self, state: str, text: str | None = None) -> None:
         self.state = state
@@ -179,9 +190,9 @@ class FineTuneDialog(QDialog):
         self.cancel_button.setEnabled(running)
         self.accept_button.setEnabled(state == "compared")
         self.reject_button.setEnabled(state == "compared")
-        for w in (self.epochs, self.synthetic, self.dice_tol, self.mae_tol):
+        for w in (self.epochs, self.synthetic, self.dice_tol, self.mae_tol, self.split_box):
             w.setEnabled(state == "idle")
-        self.progress.setRange(0, 0 if state in ("preparing", "evaluating") else 100)
+        self.progress.setRange(0, 0 if state in ("preparing", "evaluating") else PROGRESS_MAX)
         if text is not None:
             self.status.setText(text)
         self.state_changed.emit(state)
@@ -194,6 +205,8 @@ class FineTuneDialog(QDialog):
         s.epochs, s.synthetic = self.epochs.value(), self.synthetic.value()
         self.session.tolerance.max_dice_drop = self.dice_tol.value()
         self.session.tolerance.max_mae_rise_pts = self.mae_tol.value()
+        if self._picked:
+            F.save_validation(self.session.store_path, self.session.val_keys or [])
         self.plot.clear()
         self._set_state("preparing", "copying the corrections into a training snapshot…")
         w = GeneratorWorker(self.session.prepare)
@@ -236,7 +249,11 @@ class FineTuneDialog(QDialog):
 
     def _on_stderr(self) -> None:
         p = self.sender() or self.process
-        self._stderr_tail = (self._stderr_tail + bytes(p.readAllStandardError()))[-4000:]
+        step, rest = split_bar(bytes(p.readAllStandardError()))
+        if step is not None and self.state == "training":
+            self.progress.setValue(int(PROGRESS_MAX * step.fraction))
+            self.progress.setFormat(step.describe())
+        self._stderr_tail = (self._stderr_tail + rest)[-4000:]
 
     def _on_event(self, ev: dict) -> None:
         kind = ev["event"]
@@ -244,7 +261,8 @@ class FineTuneDialog(QDialog):
             self.status.setText(f"training ({ev.get('stage')})…")
         elif kind == "epoch":
             n = max(int(ev.get("epochs") or 1), 1)
-            self.progress.setValue(int(100 * ev.get("epoch", 0) / n))
+            self.progress.setValue(int(PROGRESS_MAX * ev.get("epoch", 0) / n))
+            self.progress.setFormat(f"epoch {ev.get('epoch')}/{n} done")
             eta = ev.get("eta_s")
             val = ev.get("val") or {}
             d = val.get("fragment_dice")
@@ -293,7 +311,8 @@ class FineTuneDialog(QDialog):
             for col, text in enumerate((k, str(a["n"]), _fmt(a["mae_pts"], "{:.2f}"),
                                         _fmt(c.get("mae_pts"), "{:.2f}"))):
                 self.embryo_table.setItem(r, col, QTableWidgetItem(text))
-        self.progress.setValue(100)
+        self.progress.setValue(PROGRESS_MAX)
+        self.progress.setFormat("%p%")
         v = self.session.candidate_version
         if cmp_.worse:
             self.verdict.setText(f"<b style='color:#d93025'>Candidate {v} is worse than the active model</b> "
@@ -337,110 +356,3 @@ class FineTuneDialog(QDialog):
             p.kill()
             p.waitForFinished(2000)
         super().closeEvent(ev)
-
-
-class FineTuning:
-    """What ``install_finetuning`` adds to a window; kept as ``window.finetuning``."""
-
-    def __init__(self, window, registry: Registry | None = None):
-        from PySide6.QtCore import Qt
-        from PySide6.QtGui import QAction
-
-        from app.gui.review_queue_panel import ReviewQueuePanel
-
-        self.window, self.registry, self.dialog = window, registry or Registry(), None
-        menu = window.model_choice.menu
-        menu.addSection("Fine-tuning")
-        self.finetune_action = QAction("Fine-tune from corrections…", window)
-        self.models_action = QAction("Models…", window)
-        self.rollback_action = QAction("Roll back to the previous model", window)
-        self.finetune_action.triggered.connect(self.open_finetune)
-        self.models_action.triggered.connect(self.open_models)
-        self.rollback_action.triggered.connect(self.rollback)
-        for a in (self.finetune_action, self.models_action, self.rollback_action):
-            menu.addAction(a)
-        self.queue_panel = ReviewQueuePanel(window)
-        self.queue_panel.source = self._queue_source
-        self.queue_panel.path_selected.connect(window.folder_panel.select_path)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_panel)
-        # Hidden until asked for (Model → Review queue): docked open, it takes
-        # the width the image needs on a 1366-1600 px workstation screen.
-        self.queue_panel.hide()
-        toggle = self.queue_panel.toggleViewAction()
-        toggle.setText("Review queue (most uncertain first)")
-        menu.addAction(toggle)
-        self.queue_panel.visibilityChanged.connect(self._queue_shown)
-        window.controller.folder_opened.connect(lambda _f: self.queue_panel.refresh())
-        window.model_choice.loaded.connect(lambda _p: self.queue_panel.refresh())
-        # Refreshing on every result would re-read the folder per image; once a batch ends is enough.
-        window.queue.batch_finished.connect(lambda _c: self.queue_panel.refresh())
-
-    def _queue_shown(self, visible: bool) -> None:
-        if visible:
-            self.queue_panel.refresh()
-
-    def _store_path(self) -> Path | None:
-        from app.core.store import default_store_path
-
-        folder = self.window.controller.folder
-        return default_store_path(folder) if folder is not None else None
-
-    def _queue_source(self):
-        c = self.window.controller
-        if c.folder is None:
-            return None
-        paths = [e.path for e in self.window.folder_panel.model.entries]
-        version = c.predictor.version if c.predictor is not None else None
-        return paths, c.cache, version, self._store_path()
-
-    def open_finetune(self) -> FineTuneDialog | None:
-        store = self._store_path()
-        if store is None:
-            self.window.show_message("open a folder first: fine-tuning learns from its corrections")
-            return None
-        if self.dialog is not None and self.dialog.is_running():
-            self.dialog.raise_()
-            return self.dialog
-        from PySide6.QtWidgets import QApplication
-
-        self.dialog = FineTuneDialog(store, self.registry, parent=self.window)
-        self.dialog.model_activated.connect(self._use_model)
-        # Quitting mid-training must end the trainer the clean way, not leave an orphan.
-        QApplication.instance().aboutToQuit.connect(self.dialog.close)
-        self.dialog.show()  # modeless: grading and editing go on while it trains
-        return self.dialog
-
-    def open_models(self):
-        from app.gui.model_registry_dialog import ModelRegistryDialog
-
-        d = ModelRegistryDialog(self.registry, self.window)
-        d.active_changed.connect(self._use_model)
-        d.show()
-        return d
-
-    def rollback(self) -> None:
-        from app.core.registry import RegistryError
-
-        try:
-            e = self.registry.rollback()
-        except RegistryError as exc:
-            self.window.show_message(f"⚠ {exc}")
-            return
-        self._use_model(self.registry.path_of(e))
-
-    def _use_model(self, path) -> None:
-        # '' is the window's own spelling of "the bundled model".
-        bundled = Path(path) == self.registry.bundled_path
-        self.window.model_choice.set_model_path("" if bundled else str(path))
-        self.window.show_message(f"model {Path(path).stem if not bundled else 'bundled'} is now active")
-
-
-def install_finetuning(window) -> FineTuning:
-    """Add "Fine-tune from corrections…", "Models…", rollback and the review-queue dock to a MainWindow.
-
-    Uses only public attributes: ``model_choice`` (menu, loaded, set_model_path), ``controller``
-    (folder, cache, predictor, folder_opened), ``queue.batch_finished``, ``folder_panel`` (model.entries,
-    select_path), ``addDockWidget``, ``show_message``.
-    """
-    window.finetuning = FineTuning(window)
-    return window.finetuning

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QProcess, QTimer
+from PySide6.QtCore import QPoint, QProcess, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
 from app.core import finetune as F
 from app.core.registry import Registry
@@ -36,13 +37,52 @@ def _dialog(qtbot, store, reg, **kw):
     return d
 
 
-def test_dialog_shows_the_fixed_validation_embryos(qtbot, store, reg):
+def test_dialog_shows_the_split_by_embryo_and_the_validation_embryo_can_be_picked(qtbot, store, reg):
     d = _dialog(qtbot, store, reg)
     plan = d.session.plan
-    assert d.val_list.count() == len(plan.val_keys) > 0
-    assert plan.val_keys[0] in d.val_list.item(0).text()
+    keys = sorted({s.key for s in [*plan.train, *plan.val]})
+    assert d.split_box.list.count() == len(keys) >= 2  # every embryo, not only validation's
+    assert d.split_box.checked() == plan.val_keys
     assert "validation (fixed)" in d.info.text() and d.start_button.isEnabled()
     assert not F.validation_file(store).exists()  # shown, fixed only when a fine-tune starts
+    other = next(k for k in keys if k not in plan.val_keys)
+    for i in range(d.split_box.list.count()):  # the annotator ticks another embryo instead
+        item = d.split_box.list.item(i)
+        item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) == other
+                           else Qt.CheckState.Unchecked)
+    assert d.session.plan.val_keys == [other]
+    assert all(s.key != other for s in d.session.plan.train)
+    d.start()
+    d.cancel()
+    assert json.loads(F.validation_file(store).read_text())["embryo_keys"] == [other]
+
+
+def test_progress_bar_follows_the_trainers_steps(qtbot, store, reg):
+    d = _dialog(qtbot, store, reg)
+    d._set_state("training", "training…")
+    p = QProcess(d)
+    p.readyReadStandardError.connect(d._on_stderr)
+    d.process = p
+    bar = "\\repoch 1/2 [seg] [######..................] 4/16 loss 0.4000 eta 0:00:09   "
+    p.start(sys.executable, ["-c", f"import sys; sys.stderr.write('{bar}'); sys.stderr.flush()"])
+    qtbot.waitUntil(lambda: d.progress.value() > 0, timeout=20_000)
+    assert d.progress.value() == int(d.progress.maximum() * (4 / 16) / 2)
+    assert d.progress.format() == "epoch 1/2 · step 4/16"
+    p.waitForFinished(5000)
+    assert b"epoch 1/2" not in d._stderr_tail  # bar redraws are not error text
+
+
+def test_the_first_run_note_going_away_moves_no_field(qtbot, store, reg):
+    d = _dialog(qtbot, store, reg)
+    d.show()
+    qtbot.waitExposed(d)
+    assert d.session.plan.new_choice
+    before = d.epochs.mapTo(d, QPoint(0, 0))
+    F.save_validation(store, d.session.plan.val_keys)  # as a first fine-tune does
+    d._show_plan()
+    QApplication.processEvents()
+    assert not d.session.plan.new_choice
+    assert d.epochs.mapTo(d, QPoint(0, 0)) == before
 
 
 @pytest.mark.skipif(not HAS_TRAIN, reason="main.py train/evaluate not present yet")
@@ -173,7 +213,7 @@ def test_review_queue_order_and_panel(qtbot):
 
 def test_install_finetuning_on_the_main_window(qtbot, make_window, image_folder, tiny_checkpoint, monkeypatch):
     from app.core import registry as R
-    from app.gui.finetune_dialog import install_finetuning
+    from app.gui.finetuning import install_finetuning
 
     monkeypatch.setattr(R, "bundled_model_path", lambda: tiny_checkpoint)
     w = make_window()
