@@ -150,10 +150,18 @@ class FineTuneSession:
     events: list[dict] = field(default_factory=list)
     comparison: Comparison | None = None
     candidate_version: str | None = None
+    samples: list[SampleRef] | None = None  # as last read; plans shown again reuse them
+
+    def read(self) -> list[SampleRef]:
+        """The store's labelled samples (metadata only; from a lab server a round trip, so the
+        GUI calls this from a worker and then shows plans from memory)."""
+        self.samples = read_samples(self.store_path, self.key_fn)
+        return self.samples
 
     def make_plan(self, persist: bool = True) -> SplitPlan:
-        """The split (fast: metadata only). ``persist=False`` shows it without fixing a new choice."""
-        samples = read_samples(self.store_path, self.key_fn)
+        """The split (fast: metadata only). ``persist=False`` shows it without fixing a new choice,
+        from the samples already read when there are; ``persist=True`` (Start) reads them afresh."""
+        samples = self.samples if self.samples is not None and not persist else self.read()
         if not samples:
             raise ValueError(f"{self.store_path}: the store holds no corrections yet")
         self.plan = plan_split(samples, self.store_path, val_keys=self.val_keys, seed=self.settings.seed,

@@ -8,6 +8,12 @@ revision of every image (metadata only) and the masks of the folder's
 images, so the review window reads from memory; ``sync()`` (from a worker)
 reconnects, sends the local journal and refreshes the index.
 
+Two locks: ``_lock`` serialises the connection (held across round trips,
+by workers only); ``_mem`` guards the in-memory index and is held only
+for dictionary work, so a GUI-thread read (``current_nowait``,
+``current(masks=False)``, ``shas``, ``take_notices``) never waits for the
+network. ``network_threads`` records every thread that used the connection.
+
 When the server is unreachable, ``append`` writes the save to the local
 journal (``server_journal.py``) instead of failing; ``status_message()`` says
 so; the next successful ``append`` or ``sync`` sends the journal in order.
@@ -20,22 +26,20 @@ import functools
 import os
 import socket
 import threading
-import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
-from app.core.imaging import read_image, sha256_file
 from app.core.server_journal import Pending, ServerJournal, journal_dir_for
 from app.core.server_rows import CURRENT, META, iso, pack, revision, unpack
 from app.core.server_schema import ServerError, check_schema, connect, redact
+from app.core.server_send import read_folder_image, send
+from app.core.store_api import NotLoaded
 from app.core.store_format import (
     LABEL_STATUSES,
     Revision,
-    RevisionError,
     StoreError,
     new_uuid,
     relative_path,
@@ -83,6 +87,9 @@ class ServerStore:
         self.last_error: str | None = None
         self._password, self._ask = password, ask_password
         self._lock = threading.RLock()
+        self._mem = threading.Lock()
+        self._loaded = False  # the index came from the server at least once
+        self.network_threads: set[int] = set()
         self._conn: psycopg.Connection | None = None
         self._closed = False
         self._index: dict[str, tuple[Revision, int]] = {}  # sha -> (current, revision count)
@@ -99,6 +106,10 @@ class ServerStore:
 
     # ---- connection ------------------------------------------------------------------------
     def _connect(self) -> psycopg.Connection:
+        # Every use of the server passes here: the GUI's tests check that its thread never does.
+        self.network_threads.add(threading.get_ident())
+        if self._closed:
+            raise StoreError("the annotation store is closed")
         if self._conn is None or self._conn.closed or self._conn.broken:
             conn = connect(self.url, self._password, self._ask, autocommit=True)
             try:
@@ -144,8 +155,12 @@ class ServerStore:
             return f"⚠ lab server {self.path} unreachable ({self.last_error or 'not connected'}){kept}"
         return f"lab server: {pending} correction(s) from this workstation not sent yet"
 
+    def _notice(self, text: str) -> None:
+        with self._mem:
+            self.notices.append(text)
+
     def take_notices(self) -> list[str]:
-        with self._lock:
+        with self._mem:
             out, self.notices = self.notices, []
             return out
 
@@ -157,41 +172,68 @@ class ServerStore:
             for row in cur:
                 index[row[2]] = (revision(row), row[15])
             cur.execute("SELECT sha256, height, width, channels FROM images")
-            self._shapes = {s: (h, w) if c == 1 else (h, w, 3) for s, h, w, c in cur}
+            shapes = {s: (h, w) if c == 1 else (h, w, 3) for s, h, w, c in cur}
             # The masks of this folder's images, so showing an image needs no round trip.
             cur.execute("SELECT DISTINCT ON (r.sha256) r.seq, r.mask, r.model_mask FROM revisions r "
                         "JOIN image_locations l USING (sha256) WHERE l.workstation = %s AND "
                         "starts_with(l.path, %s) ORDER BY r.sha256, r.seq DESC",
                         (self.workstation, self.folder.as_posix().rstrip("/") + "/"))
             rows = cur.fetchall()
-        self._index = index
-        for seq, mask, model_mask in rows:
-            self._masks[seq] = (mask, model_mask)
+        with self._mem:
+            # Shapes the server lacks yet: images first saved into the journal.
+            self._index, self._shapes, self._loaded = index, {**self._shapes, **shapes}, True
+            for seq, mask, model_mask in rows:
+                self._masks[seq] = (mask, model_mask)
 
     def refresh(self) -> None:
         self.sync()
 
-    def _with_masks(self, rev: Revision) -> Revision:
-        if rev.seq not in self._masks:
-            with self._connect().cursor() as cur:
-                cur.execute("SELECT mask, model_mask FROM revisions WHERE seq = %s", (rev.seq,))
-                self._masks[rev.seq] = cur.fetchone()
-        shape = self._shapes.get(rev.sha256, ())[:2]
-        mask, model_mask = self._masks[rev.seq]
-        return dataclasses.replace(rev, extra=dict(rev.extra), mask=unpack(mask, shape),
-                                   model_mask=unpack(model_mask, shape))
-
-    @_network
-    def current(self, sha: str, masks: bool = True) -> Revision | None:
-        with self._lock:
+    def _in_memory(self, sha: str, masks: bool) -> Revision | None:
+        """The current revision from memory; NotLoaded when its masks (or the index) need the server."""
+        with self._mem:
             if sha not in self._index:
+                if masks and not self._loaded:
+                    raise NotLoaded(f"{sha[:12]}: the lab server's index is not loaded yet")
                 return None
             rev = self._index[sha][0]
             if not masks:
                 return dataclasses.replace(rev, extra=dict(rev.extra))
+            if rev.seq not in self._masks:
+                raise NotLoaded(f"{sha[:12]}: masks not loaded with the folder")
+            mask, model_mask = self._masks[rev.seq]
+            shape = self._shapes.get(sha, ())[:2]
             # What an editor starts from: a later save by someone else is then worth a notice.
             self._seen[sha] = rev.seq
-            return self._with_masks(rev)
+        return dataclasses.replace(rev, extra=dict(rev.extra), mask=unpack(mask, shape),
+                                   model_mask=unpack(model_mask, shape))
+
+    def current_nowait(self, sha: str) -> Revision | None:
+        """``current(sha)`` from memory only, for the GUI thread; NotLoaded when it needs the
+        server (``current`` in a worker fetches it; this answers from then on)."""
+        return self._in_memory(sha, True)
+
+    @_network
+    def _fetch(self, shas: list[str]) -> None:
+        if not self._loaded:
+            self._connect()
+            self._load()
+        with self._mem:
+            missing = [self._index[s][0].seq for s in shas
+                       if s in self._index and self._index[s][0].seq not in self._masks]
+        if missing:
+            with self._connect().cursor() as cur:
+                cur.execute("SELECT seq, mask, model_mask FROM revisions WHERE seq = ANY(%s)", (missing,))
+                rows = cur.fetchall()
+            with self._mem:
+                for seq, m, mm in rows:
+                    self._masks[seq] = (m, mm)
+
+    def current(self, sha: str, masks: bool = True) -> Revision | None:
+        try:
+            return self._in_memory(sha, masks)
+        except NotLoaded:
+            self._fetch([sha])
+            return self._in_memory(sha, masks)
 
     @_network
     def history(self, sha: str, masks: bool = True) -> list[Revision]:
@@ -208,25 +250,17 @@ class ServerStore:
                 out.append(rev)
             return out
 
-    @_network
     def current_all(self, masks: bool = True) -> dict[str, Revision]:
-        with self._lock:
-            if masks:
-                missing = [r.seq for r, _ in self._index.values() if r.seq not in self._masks]
-                if missing:
-                    with self._connect().cursor() as cur:
-                        cur.execute("SELECT seq, mask, model_mask FROM revisions WHERE seq = ANY(%s)",
-                                    (missing,))
-                        for seq, m, mm in cur:
-                            self._masks[seq] = (m, mm)
-            return {sha: self.current(sha, masks) for sha in self.shas()}
+        if masks:
+            self._fetch(self.shas())
+        return {sha: self.current(sha, masks) for sha in self.shas()}
 
     def shas(self) -> list[str]:
-        with self._lock:
+        with self._mem:
             return sorted(self._index, key=lambda s: (self._index[s][0].path, s))
 
     def revision_count(self, sha: str) -> int:
-        with self._lock:
+        with self._mem:
             return self._index[sha][1] if sha in self._index else 0
 
     def __len__(self) -> int:
@@ -272,21 +306,24 @@ class ServerStore:
             rev = dataclasses.replace(rev, extra=dict(rev.extra))
             abs_path = Path(rev.path) if Path(rev.path).is_absolute() else self.folder / rev.path
             rev.path = relative_path(rev.path, self.folder)
-            if rev.sha256 not in self._shapes:
+            with self._mem:
+                shape = self._shapes.get(rev.sha256)
+                known = self._index[rev.sha256][0].seq if rev.sha256 in self._index else None
+                base = self._seen.get(rev.sha256, known)
+            if shape is None:
                 if image is None:
-                    image = self._read_folder_image(abs_path, rev.sha256)
+                    image = read_folder_image(abs_path, rev.sha256)
                 validate_image(image)
                 shape = image.shape
             else:
-                shape, image = self._shapes[rev.sha256], None
+                image = None
             validate(rev, shape)
             rev.uuid = rev.uuid or new_uuid()
             rev.time_utc = rev.time_utc or utc_now_iso()
             rev.app_version = rev.app_version or __version__
             size = abs_path.stat().st_size if abs_path.is_file() else None
-            known = self._index[rev.sha256][0].seq if rev.sha256 in self._index else None
             item = Pending(rev, image, {"workstation": self.workstation, "path": abs_path.as_posix(),
-                                        "size_bytes": size}, self._seen.get(rev.sha256, known))
+                                        "size_bytes": size}, base)
             try:
                 self._connect()
                 self._drain()
@@ -296,7 +333,8 @@ class ServerStore:
                 # the save waits here, durable, and its message says why.
                 self._lost(exc)
                 self.journal.add(item)
-                self._shapes.setdefault(rev.sha256, tuple(shape))
+                with self._mem:
+                    self._shapes.setdefault(rev.sha256, tuple(shape))
                 return 0
 
     def _drain(self) -> None:
@@ -310,77 +348,46 @@ class ServerStore:
                 raise
             except Exception as exc:  # refused or unreadable: one bad entry must not block the rest
                 kept = self.journal.set_aside(path)
-                self.notices.append(f"a correction kept on this workstation was not accepted by the lab "
+                self._notice(f"a correction kept on this workstation was not accepted by the lab "
                                     f"server ({exc}); it is kept in {kept}")
                 continue
             self.journal.remove(path)
 
     def _send(self, item: Pending) -> int:
-        rev, conn = item.rev, self._conn
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                if item.image is not None:
-                    img = item.image
-                    cur.execute("INSERT INTO images (sha256, height, width, channels, dtype, pixels) "
-                                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
-                                (rev.sha256, img.shape[0], img.shape[1], 1 if img.ndim == 2 else 3,
-                                 str(img.dtype), pack(img)))
-                loc = item.location
-                if (rev.sha256, loc["path"]) not in self._located:
-                    cur.execute("INSERT INTO image_locations (sha256, workstation, path, size_bytes) "
-                                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                                (rev.sha256, loc["workstation"], loc["path"], loc["size_bytes"]))
-                cur.execute(
-                    "INSERT INTO revisions (uuid, sha256, path, workstation, status, client_time, grade, "
-                    "scheme, fragment_fraction, grade_reason, reason_text, model_version, app_version, "
-                    "mask, model_mask, extra) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                    "%s, %s, %s) "
-                    "ON CONFLICT (uuid) DO NOTHING RETURNING seq, annotator, recorded_at, previous_seq",
-                    (uuidlib.UUID(hex=rev.uuid), rev.sha256, rev.path, loc["workstation"], rev.status,
-                     rev.time_utc or None, rev.grade, rev.scheme, rev.fragment_fraction, rev.grade_reason,
-                     rev.reason_text, rev.model_version, rev.app_version, pack(rev.mask),
-                     pack(rev.model_mask), Jsonb(rev.extra)))
-                row = cur.fetchone()
-                if row is None:  # sent before (a journal entry whose deletion was cut short)
-                    cur.execute("SELECT seq, annotator, recorded_at, previous_seq FROM revisions "
-                                "WHERE uuid = %s", (uuidlib.UUID(hex=rev.uuid),))
-                    row = cur.fetchone()
-                seq, who, at, previous = row
-                others = []
-                if previous is not None and previous != item.base_seq:
-                    cur.execute("SELECT annotator, recorded_at FROM revisions WHERE sha256 = %s AND seq "
-                                "< %s AND seq > %s ORDER BY seq", (rev.sha256, seq, item.base_seq or 0))
-                    others = cur.fetchall()
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.IntegrityError,
-                psycopg.errors.DataError) as exc:
-            raise StoreError(f"the lab server refused the save: {str(exc).strip()}") from exc
+        rev, loc = item.rev, item.location
+        sent = send(self._conn, item, (rev.sha256, loc["path"]) in self._located)
         self._located.add((rev.sha256, loc["path"]))
-        if item.image is not None:
-            self._shapes[rev.sha256] = tuple(item.image.shape)
-        for name, when in others:
-            self.notices.append(f"{rev.path} was also changed by {name} at {iso(when)[:16].replace('T', ' ')}"
-                                " UTC; both revisions are kept, yours is now the current one")
-        stored = dataclasses.replace(rev, mask=None, model_mask=None, seq=seq, annotator=who,
-                                     time_utc=iso(at))
-        count = self._index[rev.sha256][1] + 1 if rev.sha256 in self._index else 1
-        if rev.sha256 not in self._index or self._index[rev.sha256][0].seq < seq:
-            self._index[rev.sha256] = (stored, count)
-        self._masks[seq] = (pack(rev.mask), pack(rev.model_mask))
-        self._seen[rev.sha256] = seq
+        for name, when in sent.others:
+            self._notice(f"{rev.path} was also changed by {name} at {iso(when)[:16].replace('T', ' ')}"
+                         " UTC; both revisions are kept, yours is now the current one")
+        seq = sent.seq
+        stored = dataclasses.replace(rev, mask=None, model_mask=None, seq=seq, annotator=sent.annotator,
+                                     time_utc=iso(sent.recorded_at))
+        with self._mem:
+            if item.image is not None:
+                self._shapes[rev.sha256] = tuple(item.image.shape)
+            count = self._index[rev.sha256][1] + 1 if rev.sha256 in self._index else 1
+            if rev.sha256 not in self._index or self._index[rev.sha256][0].seq < seq:
+                self._index[rev.sha256] = (stored, count)
+            self._masks[seq] = (pack(rev.mask), pack(rev.model_mask))
+            self._seen[rev.sha256] = seq
         return seq
-
-    @staticmethod
-    def _read_folder_image(path: Path, sha: str) -> np.ndarray:
-        if not path.is_file():
-            raise RevisionError(f"the first save of {path.name} needs the image pixels")
-        if sha256_file(path) != sha:
-            raise RevisionError(f"{path} changed on disk: its SHA-256 no longer matches")
-        return read_image(path)
 
     # ---- closing ---------------------------------------------------------------------------
     def close(self, compact: bool = True) -> None:
+        # Never waits for a round trip in progress (the GUI closes stores): the connection is
+        # closed by whoever holds it when that round trip ends.
+        self._closed = True
+        if not self._lock.acquire(blocking=False):
+            threading.Thread(target=self._close_connection, name="lab-server-close", daemon=True).start()
+            return
+        try:
+            self._close_connection()
+        finally:
+            self._lock.release()
+
+    def _close_connection(self) -> None:
         with self._lock:
-            self._closed = True
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

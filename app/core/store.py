@@ -369,6 +369,11 @@ class AnnotationStore:
             self.refresh()
             return fn()
 
+    def current_nowait(self, sha: str) -> Revision | None:
+        # A local file is read without waiting on anyone (readers take no lock, ADR 0002);
+        # only the lab server's store can answer NotLoaded (store_api).
+        return self.current(sha)
+
     def current(self, sha: str, masks: bool = True) -> Revision | None:
         with self._lock:
             refs = self._refs.get(sha)

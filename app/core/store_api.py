@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from app.core.store_format import LABEL_STATUSES, Revision
+from app.core.store_format import LABEL_STATUSES, Revision, StoreError
 from app.core.store_training import TrainingSample
 
 URL_PREFIXES = ("postgresql://", "postgres://")
@@ -25,6 +25,10 @@ def is_server_url(spec: object) -> bool:
     return isinstance(spec, str) and spec.startswith(URL_PREFIXES)
 
 
+class NotLoaded(StoreError):
+    """``current_nowait``: the answer needs the lab server; ask ``current`` from a worker."""
+
+
 @runtime_checkable
 class Store(Protocol):
     folder: Path
@@ -32,6 +36,7 @@ class Store(Protocol):
 
     def append(self, rev: Revision, image: np.ndarray | None = None) -> int: ...
     def current(self, sha: str, masks: bool = True) -> Revision | None: ...
+    def current_nowait(self, sha: str) -> Revision | None: ...  # GUI thread; may raise NotLoaded
     def history(self, sha: str, masks: bool = True) -> list[Revision]: ...
     def current_all(self, masks: bool = True) -> dict[str, Revision]: ...
     def shas(self) -> list[str]: ...

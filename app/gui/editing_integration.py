@@ -28,6 +28,7 @@ from app.core.image_state import SHOWN_STATUS, ImageState, from_store, state_key
 from app.core.label_edit import EditorManager
 from app.core.review_summary import ReviewSummary, of_revision, of_state
 from app.core.store import AnnotationStore, StoreError
+from app.core.store_api import NotLoaded
 from app.gui.annotator import Annotator, stored_name
 from app.gui.autosave import AutoSaver
 from app.gui.correction_panel import CorrectionPanel
@@ -48,6 +49,8 @@ class EditingIntegration(QObject):
         self._reviews: dict[str, ReviewSummary | None] = {}  # path relative to the folder -> the list's line
         self.state: ImageState | None = None  # the image being corrected (bound), or None
         self._states: dict[str, ImageState] = {}
+        self._fetching: set = set()  # workers reading a saved correction from the lab server
+        self._unfetchable: dict[str, str] = {}  # sha -> why the lab server could not give it
         self.confirm = confirm or self._confirm_discard
 
         self.editors = EditorManager()
@@ -112,6 +115,47 @@ class EditingIntegration(QObject):
         self.saver.set_store(self.store)
         return self.store
 
+    def reopen_store(self) -> bool:
+        """Settings → Lab server changed: the open folder's store is opened anew. Edits waiting
+        for their save land first in the store they were made against (a worker waits for the
+        saves, never this thread); what a server did not take stays in its journal. False when
+        no folder is open."""
+        from app.gui.workers import GeneratorWorker, start
+
+        folder = self._store_folder
+        if folder is None:
+            return False
+        self.saver.save_now()
+        w = GeneratorWorker(self.saver.pool.waitForDone, 30_000)
+        w.signals.finished.connect(lambda: (self._fetching.discard(w), self._switch_store(folder)))
+        self._fetching.add(w)
+        start(w)
+        return True
+
+    def _switch_store(self, folder: Path) -> None:
+        if folder != self._store_folder:
+            return  # another folder was opened meanwhile: it has the new store already
+        old = self.store
+        pending = getattr(old, "journal_size", 0)
+        self._store_folder = None  # _ensure_store opens it again
+        store = self._ensure_store(folder)
+        # Every image's facts come from the new store: states made against the old one go.
+        for key in list(self._states):
+            self.editors.drop(key)
+        self._states = {}
+        model = self.window.folder_panel.model
+        for e in model.entries:
+            e.set_review(self._reviews.get(self._rel(e.path)))
+            model.entry_changed(e.path)
+        self._unbind()
+        if self.review.current is not None:
+            self._on_prediction_shown(self.review.current)
+        if store is None:
+            return  # _ensure_store said why nothing will be saved
+        kept = (f"; {pending} correction(s) for {old.path} stay on this workstation until it is "
+                "reachable and chosen again") if pending else ""
+        self.window.show_message(f"this folder's corrections now go to {store.path}{kept}")
+
     def _rel(self, path) -> str:
         try:
             return Path(path).resolve().relative_to(self._store_folder).as_posix()
@@ -154,7 +198,13 @@ class EditingIntegration(QObject):
             rev = None
             if store is not None:
                 try:
-                    rev = store.current(entry.sha256)
+                    rev = store.current_nowait(entry.sha256)
+                except NotLoaded:
+                    if entry.sha256 not in self._unfetchable:
+                        self._fetch_then_bind(store, entry.sha256, path)
+                        return  # shown, not editable until the saved correction is here
+                    self.window.show_message("⚠ cannot read the saved correction: "
+                                             f"{self._unfetchable.pop(entry.sha256)}")
                 except StoreError as exc:
                     self.window.show_message(f"⚠ cannot read the saved correction: {exc}")
             self.editors.drop(key)
@@ -171,6 +221,27 @@ class EditingIntegration(QObject):
         self.edit.set_editor(state.editor)
         self.panel.set_model(pred.fraction_mask, pred.grade)
         self._show_state()
+
+    def _fetch_then_bind(self, store, sha: str, path) -> None:
+        """The lab server has a correction of this image that came without its masks: fetch it in
+        a worker (the GUI thread never waits on the network), then bind if it is still shown."""
+        from app.gui.workers import GeneratorWorker, start
+
+        self.panel.set_review_status("loading the saved correction from the lab server…", "")
+        w = GeneratorWorker(store.current, sha)
+
+        def failed(exc) -> None:
+            self._unfetchable[sha] = str(exc)
+
+        def done() -> None:
+            self._fetching.discard(w)
+            if store is self.store and path == self.review.current:
+                self._on_prediction_shown(path)
+
+        w.signals.errored.connect(failed)
+        w.signals.finished.connect(done)
+        self._fetching.add(w)
+        start(w)
 
     def _show_state(self) -> None:
         st = self.state

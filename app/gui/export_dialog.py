@@ -4,8 +4,9 @@ The report itself is Qt-free (``app.core.report``: ``build_rows`` then
 ``write_report``; format in docs/report-format.md). This module only asks
 what to export, runs grading and writing in a worker so the window never
 freezes, and shows the summary or the error. Human values come from the
-folder's annotation store: the one the editing integration holds open, else
-a read-only view of it (readers take no lock, ADR 0002).
+window's store of the folder (the lab server's when Settings → Lab server is
+set, else the folder's file): the one the editing integration holds open,
+else a read-only one opened in the worker (readers take no lock, ADR 0002).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class ExportJob:
     store: object | None = None  # the editing integration's open store, if any
     known_failures: list = field(default_factory=list)  # (rel, message) the list already knows
     wait_saves: object | None = None  # callable: lets pending autosaves land first
+    open_store: object | None = None  # callable(folder) -> a read-only store (in the worker)
 
 
 def export_job(job: ExportJob):
@@ -96,7 +98,8 @@ def export_job(job: ExportJob):
     store, opened = job.store, None
     if store is None:
         try:
-            store = opened = AnnotationStore.for_folder(job.folder, readonly=True)
+            opener = job.open_store or (lambda f: AnnotationStore.for_folder(f, readonly=True))
+            store = opened = opener(job.folder)
         except FileNotFoundError:
             store = None  # nobody reviewed anything in this folder yet
         except (StoreError, OSError) as exc:
@@ -340,15 +343,17 @@ class ExportController(QObject):
             errs = {e.path: e.error for e in panel.model.entries if e.error}
             known = [(p.relative_to(folder).as_posix(), errs[p]) for p in paths if p in errs]
             paths = [p for p in paths if p not in errs]
-        editing = getattr(win, "editing", None)
+        editing, lab = getattr(win, "editing", None), getattr(win, "lab_server", None)
         store, wait = getattr(editing, "store", None), None
-        if store is not None and Path(store.folder).resolve() != folder:
+        if lab is not None:
+            store = lab.window_store(folder)
+        elif store is not None and Path(store.folder).resolve() != folder:
             store = None  # still the previous folder's: read this one's from disk
-        if store is not None:
+        if store is not None and editing is not None:
             editing.saver.save_now()  # the edit waiting for its debounce belongs in the report
             wait = editing.saver.pool.waitForDone
         self._job = ExportJob(folder, paths, out, dlg.scheme, ctl.cache, ctl.predictor, grade_first,
-                              ids, store, known, wait)
+                              ids, store, known, wait, lab.open_readonly if lab is not None else None)
         self._outcome = None
         self.worker = w = GeneratorWorker(export_job, self._job)
         w.signals.yielded.connect(self._on_progress)

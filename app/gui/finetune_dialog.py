@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 
 from app.core import finetune as F
 from app.core.finetune_progress import split_bar
+from app.core.finetune_split import finetune_dir
 from app.core.registry import Registry
+from app.core.store_api import describe, is_server_url
 from app.gui.finetune_split_box import SplitBox
 from app.gui.loss_plot import LossPlot
 
@@ -53,14 +55,16 @@ class FineTuneDialog(QDialog):
     model_activated = Signal(object)  # Path of the newly active checkpoint
     state_changed = Signal(str)
 
-    def __init__(self, store_path: Path, registry: Registry | None = None, run_root: Path | None = None,
-                 settings: F.TrainSettings | None = None, tolerance: F.Tolerance | None = None, parent=None):
+    def __init__(self, store_path: Path | str, registry: Registry | None = None, run_root: Path | None = None,
+                 settings: F.TrainSettings | None = None, tolerance: F.Tolerance | None = None, parent=None,
+                 read_in_worker: bool = False):
         super().__init__(parent)
         self.setWindowTitle("Fine-tune from corrections")
         self.resize(960, 820)
         self.registry = registry or Registry()
-        store_path = Path(store_path)
-        run_root = Path(run_root) if run_root else store_path.parent / "finetune" / "runs"
+        # A lab server's URL stays a string (Path would fold its '//'); its runs go per user.
+        store_path = store_path if is_server_url(str(store_path)) else Path(store_path)
+        run_root = Path(run_root) if run_root else finetune_dir(store_path) / "runs"
         run_dir = run_root / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         if settings is None:  # leave a core to the window, which keeps grading while this trains
             import os
@@ -75,7 +79,10 @@ class FineTuneDialog(QDialog):
         self._worker = None
         self._picked = False  # the annotator ticked the validation embryos
         self._build()
-        self._show_plan()
+        if read_in_worker:  # the window's store may be a lab server: no round trip on this thread
+            self._read_samples()
+        else:
+            self._show_plan()
 
     # -- building --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -176,6 +183,17 @@ class FineTuneDialog(QDialog):
             self.start_button.setEnabled(False)
             self.verdict.setText("Annotate at least two embryos (with masks) to fine-tune: one is kept "
                                  "for validation.")
+
+    def _read_samples(self) -> None:
+        from app.gui.workers import GeneratorWorker, start
+
+        self.info.setText(f"Store: {describe(self.session.store_path)}<br>reading the corrections…")
+        self.start_button.setEnabled(False)
+        w = GeneratorWorker(self.session.read)
+        w.signals.returned.connect(lambda _samples: self._show_plan())
+        w.signals.errored.connect(lambda exc: self.info.setText(f"Cannot fine-tune: {exc}"))
+        self._worker = w
+        start(w)
 
     def _pick_validation(self, keys: list[str]) -> None:
         """The annotator ticked other validation embryos: re-plan now, keep them from Start on."""

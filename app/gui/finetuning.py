@@ -51,11 +51,23 @@ class FineTuning:
         if visible:
             self.queue_panel.refresh()
 
-    def _store_path(self) -> Path | None:
+    def _store_path(self) -> Path | str | None:
+        """The folder's store as the window names it: the lab server's URL or the folder's file."""
         from app.core.store import default_store_path
 
-        folder = self.window.controller.folder
-        return default_store_path(folder) if folder is not None else None
+        folder, lab = self.window.controller.folder, getattr(self.window, "lab_server", None)
+        if folder is None:
+            return None
+        return lab.store_spec(folder) if lab is not None else default_store_path(folder)
+
+    def _queue_store(self, folder: Path):
+        """The window's open store of the folder, else an opener the queue's worker calls."""
+        from app.core.store import AnnotationStore, default_store_path
+
+        lab = getattr(self.window, "lab_server", None)
+        if lab is not None:
+            return lab.window_store(folder) or (lambda: lab.open_readonly(folder))
+        return lambda: AnnotationStore(default_store_path(folder), readonly=True)
 
     def _queue_source(self):
         c = self.window.controller
@@ -63,7 +75,7 @@ class FineTuning:
             return None
         paths = [e.path for e in self.window.folder_panel.model.entries]
         version = c.predictor.version if c.predictor is not None else None
-        return paths, c.cache, version, self._store_path()
+        return paths, c.cache, version, self._queue_store(c.folder)
 
     def open_finetune(self) -> FineTuneDialog | None:
         store = self._store_path()
@@ -75,7 +87,7 @@ class FineTuning:
             return self.dialog
         from PySide6.QtWidgets import QApplication
 
-        self.dialog = FineTuneDialog(store, self.registry, parent=self.window)
+        self.dialog = FineTuneDialog(store, self.registry, parent=self.window, read_in_worker=True)
         self.dialog.model_activated.connect(self._use_model)
         # Quitting mid-training must end the trainer the clean way, not leave an orphan.
         QApplication.instance().aboutToQuit.connect(self.dialog.close)

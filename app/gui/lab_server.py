@@ -6,6 +6,11 @@ label. When a server URL is set, ``open_store(folder)`` returns a
 connects, sends the local journal and refreshes the index (right away and
 every ``SYNC_MS``); the GUI thread then only reads memory to update the
 label, the folder list's statuses, and to show who else changed an image.
+
+The other parts of the window (export, review queue, fine-tuning) ask here
+for the folder's store (``window_store``, ``open_readonly``, ``store_spec``)
+and never learn which kind it is. Changing the server in the dialog applies
+to the open folder at once (``EditingIntegration.reopen_store``).
 """
 
 from __future__ import annotations
@@ -59,12 +64,41 @@ class LabServer(QObject):
     def configure(self) -> None:
         dlg = LabServerDialog(self.url, self.password, self.window)
         if dlg.exec():
-            self.window.settings.qs.setValue(KEY, dlg.url)
-            self.window.settings.sync()
-            self.password = dlg.password
-            self._show_url()
-            self.window.show_message("lab server set: it applies to the next folder you open"
-                                     if dlg.url else "corrections stay in each image folder")
+            self.apply(dlg.url, dlg.password)
+
+    def apply(self, url: str, password: str | None) -> None:
+        """Use ``url`` ('' = each folder's own file) from now on, for the open folder too."""
+        before = (self.url, self.password)
+        self.window.settings.qs.setValue(KEY, url)
+        self.window.settings.sync()
+        self.password = password
+        self._show_url()
+        editing = getattr(self.window, "editing", None)
+        if (url, password) != before and editing is not None and editing.reopen_store():
+            return  # the editing part says where the folder's corrections go now
+        self.window.show_message(f"lab server set: {self.label.text()}" if url
+                                 else "corrections stay in each image folder")
+
+    # ---- the folder's store, for the window's other parts ----------------------------------
+    def store_spec(self, folder: Path):
+        """What names ``folder``'s store for this window: the lab server's URL or the folder's file."""
+        from app.core.store import default_store_path
+
+        return self.url or default_store_path(folder)
+
+    def window_store(self, folder: Path):
+        """The store the window holds open for ``folder`` (the editing part's), or None."""
+        store = getattr(getattr(self.window, "editing", None), "store", None)
+        if store is not None and Path(store.folder).resolve() == Path(folder).resolve():
+            return store
+        return None
+
+    def open_readonly(self, folder: Path):
+        """A read-only store of ``folder``; call it from a worker (a server store connects)."""
+        from app.core.store_api import open_for_folder
+
+        return open_for_folder(folder, self.url or None, readonly=True, password=self.password,
+                               ask_password=lambda _where: self.password)
 
     def open_store(self, folder: Path):
         """The folder's store for this window: the lab server's (no network here) or the folder's file."""
@@ -104,16 +138,14 @@ class LabServer(QObject):
     def _refresh_statuses(self, store) -> None:
         # The folder list shows reviewed/corrected from the store: corrections made on other
         # workstations appear as the index learns of them (memory only, no network here).
-        from app.gui import editing_integration
+        from app.core.review_summary import of_revision
 
-        # The editing part's store-status -> list-status map (named SHOWN_STATUS since its rework).
-        shown = getattr(editing_integration, "SHOWN_STATUS", None) or editing_integration.LIST_STATUS
         model = self.window.folder_panel.model
         for entry in list(model.entries):
             rev = store.current(entry.sha256, masks=False) if entry.sha256 in store else None
-            status = shown.get(rev.status) if rev is not None else None
-            if rev is not None and status != entry.review_status:
-                entry.review_status = status
+            summary = of_revision(rev) if rev is not None else None
+            if rev is not None and (summary.status if summary else None) != entry.review_status:
+                entry.set_review(summary)
                 model.entry_changed(entry.path)
 
 

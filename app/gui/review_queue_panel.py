@@ -26,21 +26,20 @@ def _label(it: QueueItem) -> str:
     return f"±{it.uncertainty:.1f} pts · grade {it.grade}{flags}{done} · {it.path.name}"
 
 
-def _order_job(paths, cache, version, store_path):
-    """Runs in a worker thread: hashes come from the cache index, results from the disk cache."""
-    store = None
-    if store_path is not None and Path(store_path).exists():
-        from app.core.store import AnnotationStore
-
+def _order_job(paths, cache, version, store):
+    """Runs in a worker thread: hashes come from the cache index, results from the disk cache.
+    ``store``: the window's open store of the folder, or a callable opening a read-only one."""
+    opened = None
+    if callable(store):
         try:
-            store = AnnotationStore(store_path, readonly=True)
-        except Exception:  # a damaged store: order without review status
+            store = opened = store()
+        except Exception:  # nothing saved yet, damaged, server unreachable: order without review status
             store = None
     try:
         return review_order(paths, cache, version, store)
     finally:
-        if store is not None:
-            store.close()
+        if opened is not None:
+            opened.close()
 
 
 class ReviewQueuePanel(QDockWidget):
@@ -61,7 +60,7 @@ class ReviewQueuePanel(QDockWidget):
         lay.addWidget(self.refresh_button)
         self.setWidget(body)
         self.items: list[QueueItem] = []
-        self.source = None  # callable -> (paths, cache, model_version, store_path) or None
+        self.source = None  # callable -> (paths, cache, model_version, store or its opener) or None
         self._worker = None
         self.list.itemClicked.connect(self._clicked)
         self.list.itemActivated.connect(self._clicked)
