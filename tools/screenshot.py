@@ -41,7 +41,7 @@ def main() -> int:
     ap.add_argument("--folder", default=str(ROOT / "resources" / "samples"))
     ap.add_argument("--image", default=None, help="file name to show (default: the third)")
     ap.add_argument("--attention", type=float, default=0.0, help="opacity of the stride-4 gate map")
-    ap.add_argument("--size", default="1500x900")
+    ap.add_argument("--size", default="1600x1000")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="eg-shot-"))
