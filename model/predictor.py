@@ -149,10 +149,22 @@ class Predictor:
             self.last_thread = threading.get_ident()
             grays = [pp.to_gray01(img) for img in images]
             boxes, warnings = self._locate(grays, batch_size)
-            return [
-                self._fine(g, box, scheme, warn)
-                for g, box, warn in zip(grays, boxes, warnings)
-            ]
+            out: list[Prediction] = []
+            # Fine passes of several images in one forward: the views of `batch_size` images
+            # at a time (2 each with mirror averaging) keep the CPU's cores busy.
+            for start in range(0, len(grays), batch_size):
+                chunk = range(start, min(len(grays), start + batch_size))
+                views = [self._views(grays[i], boxes[i]) for i in chunk]
+                probs, frac, att, latent = self._run(np.concatenate(views))
+                o = 0
+                for i, v in zip(chunk, views):
+                    n = len(v)
+                    sl = slice(o, o + n)
+                    out.append(self._finish(grays[i], boxes[i], scheme, warnings[i], probs[sl],
+                                            None if frac is None else frac[sl], {k: a[sl] for k, a in att.items()},
+                                            None if latent is None else latent[sl]))
+                    o += n
+            return out
 
     # -- passes -----------------------------------------------------------------------------
     def _run(self, batch: np.ndarray):
@@ -203,11 +215,13 @@ class Predictor:
                 warnings.append([])
         return boxes, warnings
 
-    def _fine(self, gray: np.ndarray, box: pp.Box, scheme: str, warnings: list[str]) -> Prediction:
-        size = self.config.input_size
-        x = pp.network_input(gray, box, size)
-        views = [x, x[:, ::-1].copy()] if self.tta else [x]
-        probs, frac, att, latent = self._run(np.stack(views))
+    def _views(self, gray: np.ndarray, box: pp.Box) -> np.ndarray:
+        x = pp.network_input(gray, box, self.config.input_size)
+        return np.stack([x, x[:, ::-1]] if self.tta else [x])
+
+    def _finish(self, gray: np.ndarray, box: pp.Box, scheme: str, warnings: list[str], probs: np.ndarray,
+                frac: np.ndarray | None, att: dict[str, np.ndarray], latent: np.ndarray | None) -> Prediction:
+        """One image's prediction from the network's outputs on its views."""
         if self.tta:  # un-mirror the flipped view before averaging
             probs[1] = probs[1][:, :, ::-1]
             for k in att:
