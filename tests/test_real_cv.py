@@ -49,7 +49,7 @@ def test_cli_trains_each_fold_and_reports_per_embryo_and_pooled(three_embryos, t
     p = argparse.ArgumentParser()
     evaluate_cmd.add_arguments(p)
     out = tmp_path / "cv.json"
-    args = p.parse_args(["--data", str(three_embryos), "--leave-one-embryo-out", "--minutes", "0.03",
+    args = p.parse_args(["--data", str(three_embryos), "--leave-one-embryo-out", "--steps", "2",
                          "--synth", "2", "--model", str(tiny_checkpoint), "--out", str(tmp_path / "runs"),
                          "--json", str(out), "--threads", "1", "--quiet"])
     assert evaluate_cmd.run(args) == 0

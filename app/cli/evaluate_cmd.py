@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     speed.add_argument("--quick", action="store_true", help="5 minutes of training per embryo (default)")
     speed.add_argument("--full", action="store_true", help="20 minutes per embryo (the model card's number)")
     speed.add_argument("--minutes", type=float, help="minutes of training per embryo (0: score --model as is)")
+    speed.add_argument("--steps", type=int, help="training steps per embryo instead of minutes (fair A/B on a "
+                                                 "loaded machine)")
     cv.add_argument("--out", type=Path, default=Path("runs/real_cv"), help="run folder of the folds")
     cv.add_argument("--no-copy-paste", action="store_true", help="procedural synthetic frames only")
     cv.add_argument("--false-fragment", type=float, help="false-fragment loss weight (recipe: 2)")
@@ -90,7 +92,8 @@ def run_cv(args) -> int:
     r = real_cv.Recipe(precision=args.precision, seed=args.seed)
     minutes = args.minutes if args.minutes is not None else real_cv.FULL_MINUTES if args.full else real_cv.QUICK_MINUTES
     over = {"minutes": minutes, "copy_paste": not args.no_copy_paste, "false_fragment": args.false_fragment,
-            "fragment_weight": args.fragment_weight, "lr": args.lr, "synth_per_epoch": args.synth}
+            "fragment_weight": args.fragment_weight, "lr": args.lr, "synth_per_epoch": args.synth,
+            "steps": args.steps}
     r = dataclasses.replace(r, **{k: v for k, v in over.items() if v is not None})
     init = args.model or default_model_path()
     try:
@@ -100,7 +103,8 @@ def run_cv(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(real_cv.table(res))
-    print(f"recipe: {r.minutes:g} min per embryo from {init}; few embryos: read per embryo, not only pooled")
+    budget = f"{r.steps} steps" if r.steps else f"{r.minutes:g} min"
+    print(f"recipe: {budget} per embryo from {init}; few embryos: read per embryo, not only pooled")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1, allow_nan=False, default=float))

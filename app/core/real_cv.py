@@ -18,6 +18,7 @@ each embryo, the baseline the recipe must beat.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ class Recipe:
     """What one fold trains with (the new default's recipe unless said otherwise)."""
 
     minutes: float = QUICK_MINUTES
+    # A step budget instead (whole epochs, no clock): arms of an ablation run side by side on a
+    # shared machine then train exactly as much each, whatever the load.
+    steps: int | None = None
     real_repeat: int = 8  # each held-in real frame this many times per epoch
     synth_per_epoch: int = 48
     copy_paste: bool = True  # synthetic frames with real texture cut from the held-in embryos
@@ -72,11 +76,15 @@ def train_fold(init: Path, frames, recipe: Recipe, out: Path, device: str = "cpu
     from model.training.trainer import Trainer, TrainOptions
 
     model = load_checkpoint(init).model
-    if recipe.minutes <= 0:
+    if (recipe.steps or 0) <= 0 and recipe.minutes <= 0:
         return model
+    epochs, budget = 10_000, recipe.minutes * 60
+    if recipe.steps:
+        per_epoch = max(1, len(frames) // recipe.batch_size)
+        epochs, budget = max(1, math.ceil(recipe.steps / per_epoch)), None
     opts = TrainOptions(
-        out=out, mode=recipe.mode, epochs=10_000, batch_size=recipe.batch_size, lr=recipe.lr,
-        time_budget_s=recipe.minutes * 60, seed=recipe.seed, whole_frame_p=recipe.whole_frame_p,
+        out=out, mode=recipe.mode, epochs=epochs, batch_size=recipe.batch_size, lr=recipe.lr,
+        time_budget_s=budget, seed=recipe.seed, whole_frame_p=recipe.whole_frame_p,
         workers=1, progress_bar=False, precision=recipe.precision,
         weights=LossWeights(fragment_ce_weight=recipe.fragment_weight, false_fragment=recipe.false_fragment),
         metadata={"recipe": dataclasses.asdict(recipe), "init": str(init)},
