@@ -36,11 +36,22 @@ def _analysis_keywords() -> dict[str, str]:
     return {k.arg: ast.unparse(k.value) for k in call.keywords}
 
 
-def test_spec_collects_psycopg_and_its_binary_wrapper():
-    import psycopg_binary  # noqa: F401  (the wrapper the requirements install is the one collected)
+def _hidden_names() -> set[str]:
+    return {n.value for n in ast.walk(_tree()) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
-    assert {"psycopg", "psycopg_binary"} <= _collected("collect_submodules")
+
+def test_spec_collects_psycopg_and_its_binary_wrapper():
+    import importlib
+    import pkgutil
+
+    import psycopg
+
+    assert psycopg.pq.__impl__ == "binary"  # the wrapper the requirements install is the one bundled
+    assert "psycopg" in _collected("collect_submodules")
     assert "psycopg_binary" in _collected("collect_dynamic_libs")
+    binary = importlib.import_module("psycopg_binary")
+    modules = {f"psycopg_binary.{m.name}" for m in pkgutil.iter_modules(binary.__path__)}
+    assert {"psycopg_binary", *modules} <= _hidden_names()  # every module, extensions included
     kw = _analysis_keywords()
     assert "lab_server_binaries" in kw["binaries"] and "server_sql_datas()" in kw["datas"]
 
