@@ -13,7 +13,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a = sub.add_parser("activate", help="make VERSION (or a unique prefix of it) the active model")
     a.add_argument("version")
     a.add_argument("--force", action="store_true", help="also a model that fine-tuning rejected")
-    sub.add_parser("rollback", help="activate the parent of the active model")
+    rb = sub.add_parser("rollback", help="activate the parent of the active model")
+    for sp in (a, rb):
+        sp.add_argument("--store", metavar="URL", help="the lab server (postgresql://host/db) this "
+                        "workstation works against: the change is recorded there, lab admins only")
     sub.add_parser("path", help="print the active model's checkpoint path")
 
 
@@ -44,8 +47,19 @@ def _list(reg, as_json: bool) -> int:
 
 def run(args) -> int:
     from app.core.registry import Registry, RegistryError
+    from app.core.store_format import StoreError
 
     reg = Registry()
+    store = getattr(args, "store", None)
+    if store:
+        from app.cli.server_cmd import ask_password
+        from app.core.server_models import recorder
+        from app.core.store_api import is_server_url
+
+        if not is_server_url(store):
+            print(f"error: --store must be the lab server's postgresql:// URL, not {store!r}", file=sys.stderr)
+            return 2
+        reg.recorder = recorder(store, ask_password=ask_password)
     try:
         if args.action == "list":
             rc = _list(reg, args.json)
@@ -63,6 +77,9 @@ def run(args) -> int:
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except StoreError as exc:  # the lab server refused the change (not a lab admin) or is unreachable
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for line in reg.recovery:
         print(f"warning: {line}", file=sys.stderr)
     return rc

@@ -152,6 +152,15 @@ class FineTuneSession:
     candidate_version: str | None = None
     samples: list[SampleRef] | None = None  # as last read; plans shown again reuse them
 
+    def __post_init__(self) -> None:
+        # Fine-tuning from the lab server: its promotion is the lab's decision, logged there.
+        from app.core.store_api import is_server_url
+
+        if self.registry.recorder is None and is_server_url(str(self.store_path)):
+            from app.core.server_models import recorder
+
+            self.registry.recorder = recorder(str(self.store_path))
+
     def read(self) -> list[SampleRef]:
         """The store's labelled samples (metadata only; from a lab server a round trip, so the
         GUI calls this from a worker and then shows plans from memory)."""
@@ -235,8 +244,12 @@ class FineTuneSession:
         elif self.comparison.worse:
             reason = "worse than the active model: " + "; ".join(self.comparison.reasons)
         else:
-            self.registry.set_status(self.candidate_version, "accepted")
-            self.registry.activate(self.candidate_version)
+            # Promotion: one lab decision on the server (refused there unless a lab admin).
+            with self.registry.recorded([(self.candidate_version, "accepted", "fine-tune promotion", {
+                    "parent": self.parent_version, "store": describe(self.store_path),
+                    "candidate": self.comparison.candidate, "active": self.comparison.active})]):
+                self.registry.set_status(self.candidate_version, "accepted")
+                self.registry.activate(self.candidate_version)
             return True, f"model {self.candidate_version} is now active (parent {self.parent_version})"
         self.registry.set_status(self.candidate_version, "rejected", reason)
         return False, f"model {self.candidate_version} was kept but not activated: {reason}"

@@ -11,6 +11,11 @@ disk without losing parents, training samples, metrics or the active choice.
 The bundled model (``resources/models/default.pt``; under ``sys._MEIPASS`` in
 a frozen app) is listed but never copied or deleted: it is the floor every
 rollback can reach. Design: docs/fine-tuning.md.
+
+``recorder`` (None: this workstation alone) is set when the window or the
+CLI works against a lab server (``app.core.server_models.recorder``): each
+activation and rollback is then also an event on the server, refused there
+unless the user is a lab admin, and refused here in that case too.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -86,6 +92,11 @@ class Registry:
         self.bundled_path = Path(bundled) if bundled is not None else bundled_model_path()
         self.index_path = self.root / "registry.json"
         self.recovery: list[str] = []  # what was done about a damaged index (for the user)
+        self.recorder = None  # callable([(version, status, note, metadata)]) -> context manager
+
+    def recorded(self, events: list[tuple[str, str, str, dict]]):
+        """The lab server's record of a change, around the change (nothing without a recorder)."""
+        return self.recorder(events) if self.recorder is not None else nullcontext()
 
     # -- reading -------------------------------------------------------------------------
     def _bundled_entry(self, data: dict) -> ModelEntry | None:
@@ -282,9 +293,12 @@ class Registry:
                 raise RegistryError(f"{e.version} was rejected ({e.reason or 'no reason recorded'}); "
                                     "activate it anyway with --force")
             previous = data["active"]
-            data["active"] = e.version
-            self._event(data, "activated", e.version, previous=previous, forced=bool(force and e.status == "rejected"))
-            self._write(data)
+            forced = bool(force and e.status == "rejected")
+            with self.recorded([(e.version, "active", "activated" + (" (forced)" if forced else ""),
+                                 {"previous": previous, "forced": forced, "metrics": e.metrics})]):
+                data["active"] = e.version
+                self._event(data, "activated", e.version, previous=previous, forced=forced)
+                self._write(data)
             return e
 
     def rollback(self) -> ModelEntry:
@@ -302,9 +316,10 @@ class Registry:
                 target = next((m for m in models.values() if m.bundled), None)
             if target is None:
                 raise RegistryError(f"{active} has no parent in the registry and no bundled model is installed")
-            data["active"] = target.version
-            self._event(data, "rollback", target.version, previous=active)
-            self._write(data)
+            with self.recorded([(target.version, "active", f"rollback from {active}", {"previous": active})]):
+                data["active"] = target.version
+                self._event(data, "rollback", target.version, previous=active)
+                self._write(data)
             return target
 
     def delete(self, version: str) -> None:

@@ -341,7 +341,23 @@ class FineTuneDialog(QDialog):
         self._set_state("compared", "evaluation done")
 
     def decide(self, accept: bool) -> None:
-        activated, msg = self.session.decide(accept)
+        if self.registry.recorder is not None:  # the lab server logs (or refuses) it: a round trip
+            from app.gui.workers import GeneratorWorker, start
+
+            self.accept_button.setEnabled(False)
+            self.reject_button.setEnabled(False)
+            self.status.setText("recording the decision on the lab server…")
+            w = GeneratorWorker(self.session.decide, accept)
+            w.signals.returned.connect(self._decided)
+            w.signals.errored.connect(lambda exc: (self.verdict.setText(f"<b style='color:#d93025'>⚠ {exc}</b>"),
+                                                   self._set_state("compared", "not decided")))
+            self._worker = w
+            start(w)
+            return
+        self._decided(self.session.decide(accept))
+
+    def _decided(self, result: tuple[bool, str]) -> None:
+        activated, msg = result
         self.verdict.setText(msg)
         self._set_state("decided", "activated" if activated else "not activated")
         if activated:

@@ -77,7 +77,13 @@ class FineTuning:
         version = c.predictor.version if c.predictor is not None else None
         return paths, c.cache, version, self._queue_store(c.folder)
 
+    def _sync_recorder(self) -> None:
+        # Model changes are the lab's when the window works against a lab server (lab admins only).
+        lab = getattr(self.window, "lab_server", None)
+        self.registry.recorder = lab.model_recorder() if lab is not None else None
+
     def open_finetune(self) -> FineTuneDialog | None:
+        self._sync_recorder()
         store = self._store_path()
         if store is None:
             self.window.show_message("open a folder first: fine-tuning learns from its corrections")
@@ -97,6 +103,7 @@ class FineTuning:
     def open_models(self):
         from app.gui.model_registry_dialog import ModelRegistryDialog
 
+        self._sync_recorder()
         d = ModelRegistryDialog(self.registry, self.window)
         d.active_changed.connect(self._use_model)
         d.show()
@@ -104,13 +111,23 @@ class FineTuning:
 
     def rollback(self) -> None:
         from app.core.registry import RegistryError
+        from app.gui.workers import GeneratorWorker, start
 
-        try:
-            e = self.registry.rollback()
-        except RegistryError as exc:
-            self.window.show_message(f"⚠ {exc}")
+        self._sync_recorder()
+        if self.registry.recorder is None:
+            try:
+                e = self.registry.rollback()
+            except RegistryError as exc:
+                self.window.show_message(f"⚠ {exc}")
+                return
+            self._use_model(self.registry.path_of(e))
             return
-        self._use_model(self.registry.path_of(e))
+        self.window.show_message("rolling back: recording it on the lab server…")
+        w = GeneratorWorker(self.registry.rollback)  # a round trip, and a lab admin's decision
+        w.signals.returned.connect(lambda e: self._use_model(self.registry.path_of(e)))
+        w.signals.errored.connect(lambda exc: self.window.show_message(f"⚠ {exc}"))
+        self._rollback_worker = w
+        start(w)
 
     def _use_model(self, path) -> None:
         # '' is the window's own spelling of "the bundled model".

@@ -79,6 +79,14 @@ class LabServer(QObject):
         self.window.show_message(f"lab server set: {self.label.text()}" if url
                                  else "corrections stay in each image folder")
 
+    def model_recorder(self):
+        """For ``Registry.recorder``: model changes logged on the lab server (None: no server)."""
+        if not self.url:
+            return None
+        from app.core.server_models import recorder
+
+        return recorder(self.url, self.password, ask_password=lambda _where: self.password)
+
     # ---- the folder's store, for the window's other parts ----------------------------------
     def store_spec(self, folder: Path):
         """What names ``folder``'s store for this window: the lab server's URL or the folder's file."""

@@ -24,7 +24,8 @@ HELP = ("Empty: corrections stay in each image folder (one workstation).<br>"
         "A lab server: <tt>postgresql://server/embryograde</tt>; add <tt>?sslmode=verify-full</tt> "
         "for TLS. Your user name and password come from <tt>~/.pgpass</tt> or a service file "
         "(<tt>postgresql:///?service=lab</tt>), or type the password below: it is kept in memory only. "
-        "Applies to the next folder you open. See docs/lab-server.md.")
+        "Applies at once, to the open folder too (its unsaved edits are saved first). "
+        "See docs/lab-server.md.")
 
 
 class _Relay(QObject):

@@ -109,6 +109,26 @@ class ModelRegistryDialog(QDialog):
         self.refresh()
         self.active_changed.emit(self.registry.active_path())
 
+    def _run(self, change, done) -> None:
+        """A registry change. With a lab server's recorder it is a round trip (and may be refused):
+        then it runs in a worker and the dialog says so meanwhile."""
+        if self.registry.recorder is None:
+            try:
+                result = change()
+            except RegistryError as exc:
+                self.message.setText(f"⚠ {exc}")
+                return
+            done(result)
+            return
+        from app.gui.workers import GeneratorWorker, start
+
+        self.message.setText("recording the change on the lab server…")
+        w = GeneratorWorker(change)
+        w.signals.returned.connect(done)
+        w.signals.errored.connect(lambda exc: self.message.setText(f"⚠ {exc}"))
+        self._worker = w
+        start(w)
+
     def activate_selected(self) -> None:
         e = self.selected()
         if e is None:
@@ -119,20 +139,12 @@ class ModelRegistryDialog(QDialog):
                                 f"{e.version} was rejected: {e.reason}\n\nActivate it anyway?"):
                 return
             force = True
-        try:
-            self.registry.activate(e.version, force=force)
-        except RegistryError as exc:
-            self.message.setText(f"⚠ {exc}")
-            return
-        self._done(f"active model: {e.version}")
+        self._run(lambda: self.registry.activate(e.version, force=force),
+                  lambda _e: self._done(f"active model: {e.version}"))
 
     def rollback(self) -> None:
-        try:
-            e = self.registry.rollback()
-        except RegistryError as exc:
-            self.message.setText(f"⚠ {exc}")
-            return
-        self._done(f"rolled back: the active model is now {e.version} ({e.status})")
+        self._run(self.registry.rollback,
+                  lambda e: self._done(f"rolled back: the active model is now {e.version} ({e.status})"))
 
     def delete_selected(self) -> None:
         e = self.selected()

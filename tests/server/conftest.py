@@ -40,3 +40,36 @@ class Lab:
 def lab(pg_cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("EMBRYOGRADE_DATA_DIR", str(tmp_path / "userdata"))
     return Lab(pg_cluster, f"lab{next(_dbs)}")
+
+
+@pytest.fixture
+def window_factory(qtbot, tmp_path, tiny_checkpoint, lab):
+    """Factory: the whole window (create_window) on the tiny model, its lab server set to ``url``."""
+    from app.gui.annotator import set_name
+    from app.gui.app import create_window
+    from app.gui.settings import Settings, redirect_user_settings
+
+    redirect_user_settings(tmp_path / "qsettings")
+    made = []
+
+    def make(url: str | None, editing: bool = True):
+        settings = Settings(tmp_path / f"settings{len(made)}.ini")
+        set_name("alice", settings.qs)
+        if url:
+            settings.qs.setValue("lab_server/url", url)
+        win = create_window(settings=settings, device="cpu", model=str(tiny_checkpoint), editing=editing)
+        if editing:
+            win.editing.confirm = lambda: True
+        qtbot.addWidget(win)
+        made.append(win)
+        if win.controller.predictor is None:
+            with qtbot.waitSignal(win.model_choice.loaded, timeout=20_000):
+                pass
+        win.show()
+        return win
+
+    yield make
+    for w in made:
+        w.queue.cancel_all()
+        w.queue.wait_idle(5000)
+        w.close()

@@ -18,38 +18,6 @@ from tests.gui.window_driver import wait_bound
 MAIN = threading.main_thread().ident
 
 
-@pytest.fixture
-def window_factory(qtbot, tmp_path, tiny_checkpoint, lab):
-    from app.gui.annotator import set_name
-    from app.gui.app import create_window
-    from app.gui.settings import Settings, redirect_user_settings
-
-    redirect_user_settings(tmp_path / "qsettings")
-    made = []
-
-    def make(url: str | None, editing: bool = True):
-        settings = Settings(tmp_path / f"settings{len(made)}.ini")
-        set_name("alice", settings.qs)
-        if url:
-            settings.qs.setValue("lab_server/url", url)
-        win = create_window(settings=settings, device="cpu", model=str(tiny_checkpoint), editing=editing)
-        if editing:
-            win.editing.confirm = lambda: True
-        qtbot.addWidget(win)
-        made.append(win)
-        if win.controller.predictor is None:
-            with qtbot.waitSignal(win.model_choice.loaded, timeout=20_000):
-                pass
-        win.show()
-        return win
-
-    yield make
-    for w in made:
-        w.queue.cancel_all()
-        w.queue.wait_idle(5000)
-        w.close()
-
-
 def _bob_corrects(lab, folder: Path, index: int, workstation: str = "bob-ws") -> tuple[str, np.ndarray]:
     """Bob saved a correction of the folder's ``index``-th image on his own workstation, so this
     one's folder preload does not carry its masks."""
