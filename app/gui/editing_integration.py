@@ -27,8 +27,8 @@ from app.core.corrections import ImageContext
 from app.core.image_state import SHOWN_STATUS, ImageState, from_store, state_key
 from app.core.label_edit import EditorManager
 from app.core.review_summary import ReviewSummary, of_revision, of_state
-from app.core.store import AnnotationStore, StoreError
-from app.core.store_api import NotLoaded
+from app.core.store import StoreError
+from app.core.store_api import NotLoaded, Store, open_for_folder
 from app.gui.annotator import Annotator, stored_name
 from app.gui.autosave import AutoSaver
 from app.gui.correction_panel import CorrectionPanel
@@ -44,7 +44,7 @@ class EditingIntegration(QObject):
         self.window = w = window
         self.review = w.controller
         self.view = w.view
-        self.store: AnnotationStore | None = None
+        self.store: Store | None = None
         self._store_folder: Path | None = None
         self._reviews: dict[str, ReviewSummary | None] = {}  # path relative to the folder -> the list's line
         self.state: ImageState | None = None  # the image being corrected (bound), or None
@@ -79,6 +79,9 @@ class EditingIntegration(QObject):
         self.review.prediction_shown.connect(self._on_prediction_shown)
         w.grade_panel.scheme_changed.connect(self._on_scheme)
         self.edit.stats_changed.connect(self._on_stats)
+        # The status line follows each finished gesture, not only the save 1.5 s later (or
+        # never, when saving fails): once per gesture, so the whole-mask compare is affordable.
+        self.edit.committed.connect(self._show_state)
         self.edit.tool_changed.connect(self._on_tool)
         self.panel.accept_requested.connect(self.accept_model)
         self.panel.grade_requested.connect(self.set_grade)
@@ -94,7 +97,7 @@ class EditingIntegration(QObject):
         return None if self.state is None else self.state.ctx
 
     # -- store ---------------------------------------------------------------------------------
-    def _ensure_store(self, folder: Path | None) -> AnnotationStore | None:
+    def _ensure_store(self, folder: Path | None) -> Store | None:
         if folder is None or folder == self._store_folder:
             return self.store
         self.saver.set_store(None)
@@ -103,7 +106,7 @@ class EditingIntegration(QObject):
         self.store, self._store_folder, self._reviews = None, folder, {}
         try:
             lab = getattr(self.window, "lab_server", None)  # Settings → Lab server (app/gui/lab_server.py)
-            self.store = lab.open_store(folder) if lab is not None else AnnotationStore.for_folder(folder)
+            self.store = lab.open_store(folder) if lab is not None else open_for_folder(folder)
         except (StoreError, OSError) as exc:
             # Another window has this folder open, or it is read-only: review without saving.
             self.window.show_message(f"⚠ corrections will not be saved: {exc}")

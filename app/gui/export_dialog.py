@@ -38,7 +38,8 @@ from PySide6.QtWidgets import (
 from app.core.batch import grade_images
 from app.core.pseudonym import IdMapper, MappingError
 from app.core.report import build_rows, write_report
-from app.core.store import AnnotationStore, StoreError
+from app.core.store import StoreError
+from app.core.store_api import open_for_folder
 from app.gui.workers import GeneratorWorker, make_pool, start
 from app.version import RESEARCH_NOTICE
 from model.grading import SCHEMES
@@ -98,7 +99,7 @@ def export_job(job: ExportJob):
     store, opened = job.store, None
     if store is None:
         try:
-            opener = job.open_store or (lambda f: AnnotationStore.for_folder(f, readonly=True))
+            opener = job.open_store or (lambda f: open_for_folder(f, readonly=True))
             store = opened = opener(job.folder)
         except FileNotFoundError:
             store = None  # nobody reviewed anything in this folder yet

@@ -62,12 +62,12 @@ class FineTuning:
 
     def _queue_store(self, folder: Path):
         """The window's open store of the folder, else an opener the queue's worker calls."""
-        from app.core.store import AnnotationStore, default_store_path
+        from app.core.store_api import open_for_folder
 
         lab = getattr(self.window, "lab_server", None)
         if lab is not None:
             return lab.window_store(folder) or (lambda: lab.open_readonly(folder))
-        return lambda: AnnotationStore(default_store_path(folder), readonly=True)
+        return lambda: open_for_folder(folder, readonly=True)
 
     def _queue_source(self):
         c = self.window.controller
