@@ -294,12 +294,18 @@ class Registry:
                                     "activate it anyway with --force")
             previous = data["active"]
             forced = bool(force and e.status == "rejected")
-            with self.recorded([(e.version, "active", "activated" + (" (forced)" if forced else ""),
-                                 {"previous": previous, "forced": forced, "metrics": e.metrics})]):
-                data["active"] = e.version
-                self._event(data, "activated", e.version, previous=previous, forced=forced)
-                self._write(data)
-            return e
+        # The lab server's round trip outside the lock: the window reads the registry meanwhile.
+        with self.recorded([(e.version, "active", "activated" + (" (forced)" if forced else ""),
+                             {"previous": previous, "forced": forced, "metrics": e.metrics})]):
+            self._set_active(e.version, "activated", previous=previous, forced=forced)
+        return e
+
+    def _set_active(self, version: str, action: str, **detail) -> None:
+        with _LOCK:
+            data = self._read()
+            data["active"] = version
+            self._event(data, action, version, **detail)
+            self._write(data)
 
     def rollback(self) -> ModelEntry:
         """Activate the parent of the active model (the bundled one when the parent is gone)."""
@@ -316,11 +322,9 @@ class Registry:
                 target = next((m for m in models.values() if m.bundled), None)
             if target is None:
                 raise RegistryError(f"{active} has no parent in the registry and no bundled model is installed")
-            with self.recorded([(target.version, "active", f"rollback from {active}", {"previous": active})]):
-                data["active"] = target.version
-                self._event(data, "rollback", target.version, previous=active)
-                self._write(data)
-            return target
+        with self.recorded([(target.version, "active", f"rollback from {active}", {"previous": active})]):
+            self._set_active(target.version, "rollback", previous=active)
+        return target
 
     def delete(self, version: str) -> None:
         with _LOCK:
