@@ -30,6 +30,16 @@ torch.set_num_threads(1)
 REAL_DATA = ROOT.parent / "shared" / "data" / "cleavage-embryo"
 
 
+@pytest.fixture(autouse=True)
+def _automatic_gc_outside_qt(request):
+    """A window turns Python's automatic collection off for the process (app/gui/gui_gc.py)
+    and collects on its event loop; tests without an event loop get automatic collection back."""
+    gui_gc = sys.modules.get("app.gui.gui_gc")
+    if gui_gc is not None and not {"qtbot", "qapp"} & set(request.fixturenames):
+        gui_gc.release()
+    yield
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     if not (REAL_DATA / "images").is_dir():

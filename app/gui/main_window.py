@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
+from app.gui import gui_gc
 from app.gui.folder_panel import FolderPanel
 from app.gui.grade_panel import GradePanel
 from app.gui.image_view import KEY_STEP, ImageView
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, device: str | None = None,
                  model_path: str | None = None, load_model: bool = True):
         super().__init__()
+        gui_gc.install()  # before any of the window's threads: they must never run the collector
         self.settings = settings or Settings()
         self.setWindowTitle(f"{APP_NAME} {__version__} — {RESEARCH_NOTICE}")
         self.setAcceptDrops(True)

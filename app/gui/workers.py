@@ -24,6 +24,8 @@ import traceback
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from app.gui import gui_gc
+
 
 class WorkerSignals(QObject):
     started = Signal()
@@ -40,13 +42,16 @@ class Cancelled(Exception):
 class GeneratorWorker:
     """Not a QRunnable subclass on purpose: PySide6 keeps every started QRunnable
     wrapper alive from the pool's wrapper (a leak per job, measured by
-    bench/gui_latency.py); ``pool.start(worker.run)`` releases it after the run."""
+    bench/gui_latency.py); a plain callable is released after the run."""
 
     def __init__(self, func, *args, **kwargs):
         self._func, self._args, self._kwargs = func, args, kwargs
         self._cancel = threading.Event()
         self.signals = WorkerSignals()  # created on the GUI thread: slots run there
         self.done = threading.Event()
+        # Set once the pool thread holds no reference to the worker any more: only then may
+        # the GUI thread drop its own, so the last one (and the QObject with it) dies there.
+        self.released = threading.Event()
         self.thread_id: int | None = None
 
     def cancel(self) -> None:
@@ -94,15 +99,33 @@ class GeneratorWorker:
                 pass
 
 
-_live: set[GeneratorWorker] = set()  # strong references until finished (pruned on the GUI thread)
+_live: set[GeneratorWorker] = set()  # strong references until released (pruned on the GUI thread)
+
+
+def _runner(worker: GeneratorWorker):
+    # The pool keeps the callable until after it returns, and frees it in the pool
+    # thread: it must not hold the worker, or the worker's QObject could die there.
+    box = [worker]
+
+    def run() -> None:
+        w = box.pop()
+        released = w.released
+        try:
+            w.run()
+        finally:
+            del w
+            released.set()
+
+    return run
 
 
 def start(worker: GeneratorWorker, pool: QThreadPool | None = None, priority: int = 0) -> GeneratorWorker:
     """Start a worker; keeps a reference to it until it is done (dropped on the GUI thread)."""
-    for w in [w for w in _live if w.done.is_set()]:
+    gui_gc.install()
+    for w in [w for w in _live if w.released.is_set()]:
         _live.discard(w)
     _live.add(worker)
-    (pool or QThreadPool.globalInstance()).start(worker.run, priority)
+    (pool or QThreadPool.globalInstance()).start(_runner(worker), priority)
     return worker
 
 
@@ -111,6 +134,7 @@ def forget(workers) -> None:
     for w in workers:
         w.cancel()
         w.done.set()
+        w.released.set()
 
 
 def live_workers() -> int:
