@@ -165,6 +165,11 @@ class EditingIntegration(QObject):
         except (ValueError, TypeError):
             return Path(path).name
 
+    def note_review(self, path, summary: ReviewSummary | None) -> None:
+        """The lab server's newer review of ``path`` (another workstation's save): the list's
+        line when the folder is listed again, as after a save here."""
+        self._reviews[self._rel(path)] = summary
+
     def _status_of_entry(self, entry) -> ReviewSummary | None:
         # Called by the review controller while it lists a freshly opened folder.
         self._ensure_store(self.review.folder)

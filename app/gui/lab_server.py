@@ -144,17 +144,26 @@ class LabServer(QObject):
         self._refresh_statuses(store)
 
     def _refresh_statuses(self, store) -> None:
-        # The folder list shows reviewed/corrected from the store: corrections made on other
+        # The folder list shows the store's review of each image: corrections made on other
         # workstations appear as the index learns of them (memory only, no network here).
-        from app.core.review_summary import of_revision
+        # A new revision can keep the status and change only the fraction, grade or name, so
+        # the whole summary is compared and set, as after a local save.
+        from app.core.review_summary import ReviewSummary, of_revision
 
         model = self.window.folder_panel.model
+        editing = getattr(self.window, "editing", None)
         for entry in list(model.entries):
             rev = store.current(entry.sha256, masks=False) if entry.sha256 in store else None
-            summary = of_revision(rev) if rev is not None else None
-            if rev is not None and (summary.status if summary else None) != entry.review_status:
+            if rev is None:
+                continue
+            summary = of_revision(rev)
+            shown = (ReviewSummary(entry.review_status, entry.review_fraction, entry.review_grade,
+                                   entry.review_by) if entry.review_status is not None else None)
+            if summary != shown:
                 entry.set_review(summary)
                 model.entry_changed(entry.path)
+                if editing is not None and getattr(editing, "store", None) is store:
+                    editing.note_review(entry.path, summary)
 
 
 def install_lab_server(window) -> LabServer:
