@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench installer clean
+.PHONY: run test stateful lint bench installer clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# The stateful window test (issue 13) at length: many random user sessions where `make test`
+# runs a few fixed ones; a failure prints the shortest sequence of user steps that breaks it.
+# Takes about 8 s per example: make stateful STATEFUL_EXAMPLES=50 for a shorter run.
+STATEFUL_EXAMPLES ?= 200
+STATEFUL_STEPS ?= 40
+stateful: $(STAMP)
+	EMBRYOGRADE_STATEFUL_EXAMPLES=$(STATEFUL_EXAMPLES) EMBRYOGRADE_STATEFUL_STEPS=$(STATEFUL_STEPS) \
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests/gui/test_stateful_window.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
