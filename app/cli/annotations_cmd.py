@@ -99,8 +99,11 @@ def _import(store: Store, args) -> int:
         note = f" (ignored: {', '.join(ann.ignored)})" if ann.ignored else ""
         print(f"imported {jp.name} -> revision {seq}{note}")
     print(f"{len(files) - failed} imported, {failed} skipped into {store.path}")
-    if getattr(store, "journal_size", 0):
-        print(f"warning: {store.status_message()}", file=sys.stderr)
+    # Only a lab server's store can hold saves back (unsent); an HDF5 store's journal_size
+    # counts saves already on disk, waiting to be compacted, and it has no status_message.
+    unsent = getattr(store, "status_message", None)
+    if unsent is not None and unsent():
+        print(f"warning: {unsent()}", file=sys.stderr)
     return 1 if failed else 0
 
 
