@@ -48,12 +48,13 @@ _collector: GuiThreadCollector | None = None
 _lock = threading.Lock()
 
 
-def install() -> GuiThreadCollector:
-    """Idempotent; call on the GUI thread before the first worker thread starts."""
+def install() -> GuiThreadCollector | None:
+    """Idempotent; call on the GUI thread before the first worker thread starts (a window does).
+    Elsewhere it does nothing: a worker that starts another must not stop the collector."""
     global _collector
     app = QCoreApplication.instance()
     if app is None or QThread.currentThread() is not app.thread():
-        raise RuntimeError("gui_gc.install() belongs on the GUI thread of a running QApplication")
+        return _collector
     with _lock:
         if _collector is not None and gc.isenabled() is False:
             return _collector
