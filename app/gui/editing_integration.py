@@ -139,7 +139,8 @@ class EditingIntegration(QObject):
         if folder != self._store_folder:
             return  # another folder was opened meanwhile: it has the new store already
         old = self.store
-        pending = getattr(old, "journal_size", 0)
+        # Saves a lab server has not taken yet; a folder file's journal is on disk already.
+        pending = getattr(old, "journal_size", 0) if hasattr(old, "status_message") else 0
         self._store_folder = None  # _ensure_store opens it again
         store = self._ensure_store(folder)
         # Every image's facts come from the new store: states made against the old one go.

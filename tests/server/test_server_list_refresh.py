@@ -1,6 +1,7 @@
 """A revision that arrives from the lab server updates the folder list's row as a local save does:
 status, final fraction, final grade and who, not the status alone; the folder listed again
-keeps the new values. Real window, real throwaway cluster."""
+keeps the new values; moving a folder file to the server leaves nothing behind. Real window,
+real throwaway cluster."""
 
 from __future__ import annotations
 
@@ -46,3 +47,24 @@ def test_a_server_notice_updates_fraction_grade_and_who_not_only_the_status(wind
 
     open_folder(qtbot, win, folder)  # listed again: the same folder's summaries, no stale copy
     qtbot.waitUntil(lambda: _row(win, path) == ("corrected\ncarol", "30.0", "3"), timeout=30_000)
+
+
+def test_moving_a_folder_file_to_the_lab_server_reports_no_corrections_left_behind(window_factory, qtbot,
+                                                                                   lab, tmp_path):
+    """A folder file's journal holds saves already on disk (awaiting compaction), not saves
+    waiting for a server: switching to the lab server must not say some were left behind."""
+    from tests.gui.window_driver import wait_bound
+
+    folder = make_folder(tmp_path / "images", 2)
+    win = window_factory(None)
+    open_folder(qtbot, win, folder)
+    wait_bound(qtbot, win, timeout=30_000)
+    ed = win.editing
+    with qtbot.waitSignal(ed.saver.saved, timeout=20_000):
+        ed.accept_model()
+    old = ed.store
+    assert old.journal_size >= 1  # the save sits in the folder file's journal
+    win.lab_server.apply(lab.url("alice"), None)
+    qtbot.waitUntil(lambda: ed.store is not old and ed.store is not None, timeout=30_000)
+    msg = win.statusBar().currentMessage()
+    assert "corrections now go to" in msg and "stay on this workstation" not in msg, msg
