@@ -317,11 +317,14 @@ class EditingIntegration(QObject):
         if st is None:
             return
         summary = of_state(st, stored_name(self.window.settings.qs) or "")
-        self._reviews[self._rel(st.path)] = summary
+        rel = self._rel(st.path)
+        self._reviews[rel] = summary
         shown = SHOWN_STATUS.get(status)
         model = self.window.folder_panel.model
         for e in model.entries:
-            if e.sha256 == sha:  # byte-identical copies in this folder share the store record
+            # Byte-identical copies in this folder share the store record. A folder listed again
+            # while this save was in flight has rows whose hash is not known yet: match the path.
+            if e.sha256 == sha or (e.sha256 is None and self._rel(e.path) == rel):
                 e.set_review(summary)
                 model.entry_changed(e.path)
         if st is self.state:

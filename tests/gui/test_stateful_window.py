@@ -41,10 +41,10 @@ from app.gui.edit_tools import BRUSH, DELETE, ERASE_BG, ERASER, FLOOD, NAVIGATE,
 from app.gui.editing_integration import install_editing
 from app.gui.settings import Settings
 from tests.gui.conftest import embryo_like
+from tests.gui.stateful_checks import check_list, check_stores, check_view_and_panels
 from tests.gui.stateful_reference import (
     BLASTOMERE,
     FRAGMENT,
-    LISTED,
     SCHEME,
     Facts,
     check_brush,
@@ -52,10 +52,8 @@ from tests.gui.stateful_reference import (
     check_fill,
     check_local_paint,
     expected_delete,
-    fraction,
-    pct_text,
 )
-from tests.gui.window_driver import click, drag, stored, wait_view_ready
+from tests.gui.window_driver import click, drag, wait_view_ready
 
 EXAMPLES = int(os.environ.get("EMBRYOGRADE_STATEFUL_EXAMPLES", "10"))
 STEPS = int(os.environ.get("EMBRYOGRADE_STATEFUL_STEPS", "50"))
@@ -369,81 +367,9 @@ class WindowUser(RuleBasedStateMachine):
     @invariant()
     def window_agrees_with_the_reference(self):
         self._settle()
-        self._check_view_and_panels()
-        self._check_list()
-        self._check_stores()
-
-    def _check_view_and_panels(self) -> None:
-        win, ed = self.win, self.win.editing
-        assert Path(win.controller.current).resolve() == self.current.resolve()
-        assert Path(win.folder_panel.current_path()).resolve() == self.current.resolve()
-        facts = self._here()
-        if facts is None:  # a corrupt file: an empty, disabled editor that says why
-            assert win.view.image is None and win.view.mask is None
-            assert ed.edit.editor is None and ed.state is None
-            assert not ed.panel.accept_button.isEnabled() and not ed.panel.grade_button.isEnabled()
-            assert self.current.name in ed.panel.review_status.text()
-            return
-        np.testing.assert_array_equal(win.view.image, self.pixels[self.current])
-        assert win.view.mask is ed.edit.editor.mask
-        np.testing.assert_array_equal(ed.edit.editor.model_mask, facts.model)
-        np.testing.assert_array_equal(win.view.mask, facts.mask, err_msg="the view's mask")
-        status = facts.status()
-        text = ed.panel.review_status.text()
-        assert text.startswith(f"status: {LISTED.get(status, 'not reviewed')}"), text
-        ov = facts.override
-        assert ("set by hand" in text) == (ov is not None), text
-        if ov is not None:
-            assert f"grade {ov.grade} set by hand ({ov.reason}" in text, text
-        final = facts.final_grade()
-        assert ed.panel.corr_grade.text() == (final or "—") + (" (set)" if ov else "")
-        assert ed.panel.corr_pct.text() == pct_text(fraction(facts.mask))
-        if facts.painted() or ov is not None:
-            gp = win.grade_panel.corrected_labels
-            assert gp["grade"].text() == (final or "—")
-            assert gp["fragment_pct_mask"].text() == ed.panel.corr_pct.text(), "the two panels differ"
-
-    def _check_list(self) -> None:
-        for e in self.win.folder_panel.model.entries:
-            path = self._path(e.path)
-            if path not in self.pixels:
-                assert e.status in (("error",) if path in self.visited_broken else ("error", "not graded"))
-                continue
-            facts = self.facts.get((self.folder_key, self.sha[path]))
-            disk = None if facts is None or facts.disk is None else facts.disk["status"]
-            want = LISTED.get(disk)
-            if want is not None:
-                assert e.status == want, f"{path.name}: list says {e.status}, store {disk}"
-                if disk != "reviewed" or e.graded:  # a reviewed row shows the model's grade once known
-                    assert e.final_grade == facts.disk["grade"], f"{path.name}: list grade {e.final_grade}"
-                if disk == "corrected":
-                    assert abs(e.final_pct - 100 * fraction(facts.disk["mask"])) < 1e-6, path.name
-            else:
-                assert e.status in ("graded by model", "not graded"), f"{path.name}: {e.status}"
-
-    def _check_stores(self) -> None:
-        for key, folder in self.folders.items():
-            revs = stored(folder)
-            want = {sha: f.disk for (k, sha), f in self.facts.items() if k == key and f.disk is not None}
-            assert set(revs) == set(want), f"folder {key}: store has {sorted(revs)}, expected {sorted(want)}"
-            for sha, exp in want.items():
-                rev = revs[sha]
-                where = f"folder {key}, {sha[:8]}"
-                # An image's corrections belong to its folder's store, under its name there.
-                assert not Path(rev.path).is_absolute() and (folder / rev.path).is_file(), \
-                    f"{where}: revision path {rev.path}"
-                assert rev.status == exp["status"], f"{where}: {rev.status} != {exp['status']}"
-                assert rev.grade == exp["grade"], f"{where}: grade {rev.grade} != {exp['grade']}"
-                assert rev.grade_reason == exp["grade_reason"], where
-                if exp["mask"] is None:
-                    assert rev.mask is None, where
-                else:
-                    np.testing.assert_array_equal(rev.mask, exp["mask"], err_msg=where)
-                if exp["status"] != "withdrawn":
-                    assert rev.reason_text == exp["reason_text"], where
-                    assert bool(rev.extra.get("accepted")) == exp["accepted"], where
-                if exp["status"] == "corrected":
-                    assert rev.extra.get("mask_grade") == exp["mask_grade"], where
+        check_view_and_panels(self)
+        check_list(self)
+        check_stores(self)
 
 
 def test_random_user_sessions_keep_view_panels_list_and_store_in_agreement(qtbot, tmp_path, tiny_checkpoint):
