@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.corrections import ImageContext
 from app.core.image_state import SHOWN_STATUS, ImageState, from_store, state_key
 from app.core.label_edit import EditorManager
-from app.core.review_summary import ReviewSummary, of_revision, of_state
+from app.core.review_summary import ReviewIndex, ReviewSummary, of_state
 from app.core.store import StoreError
 from app.core.store_api import NotLoaded, Store, open_for_folder
 from app.gui.annotator import Annotator, stored_name
@@ -46,7 +46,7 @@ class EditingIntegration(QObject):
         self.view = w.view
         self.store: Store | None = None
         self._store_folder: Path | None = None
-        self._reviews: dict[str, ReviewSummary | None] = {}  # path relative to the folder -> the list's line
+        self._reviews = ReviewIndex()  # the list's line of each image of the store's folder
         self.state: ImageState | None = None  # the image being corrected (bound), or None
         self._states: dict[str, ImageState] = {}
         self._fetching: set = set()  # workers reading a saved correction from the lab server
@@ -103,7 +103,7 @@ class EditingIntegration(QObject):
         self.saver.set_store(None)
         if self.store is not None:
             self.store.close()
-        self.store, self._store_folder, self._reviews = None, folder, {}
+        self.store, self._store_folder, self._reviews = None, folder, ReviewIndex()
         try:
             lab = getattr(self.window, "lab_server", None)  # Settings → Lab server (app/gui/lab_server.py)
             self.store = lab.open_store(folder) if lab is not None else open_for_folder(folder)
@@ -113,8 +113,7 @@ class EditingIntegration(QObject):
             return None
         if self.store.recovery_message():
             self.window.show_message(self.store.recovery_message())
-        for rev in self.store.current_all(masks=False).values():
-            self._reviews[rev.path] = of_revision(rev)
+        self._reviews = ReviewIndex(self.store.current_all(masks=False).values())
         self.saver.set_store(self.store)
         return self.store
 
@@ -149,7 +148,7 @@ class EditingIntegration(QObject):
         self._states = {}
         model = self.window.folder_panel.model
         for e in model.entries:
-            e.set_review(self._reviews.get(self._rel(e.path)))
+            e.set_review(self._review_of(e))
             model.entry_changed(e.path)
         self._unbind()
         if self.review.current is not None:
@@ -166,15 +165,19 @@ class EditingIntegration(QObject):
         except (ValueError, TypeError):
             return Path(path).name
 
-    def note_review(self, path, summary: ReviewSummary | None) -> None:
-        """The lab server's newer review of ``path`` (another workstation's save): the list's
-        line when the folder is listed again, as after a save here."""
-        self._reviews[self._rel(path)] = summary
+    def note_review(self, sha: str, path, summary: ReviewSummary | None) -> None:
+        """The lab server's newer review of ``sha`` (another workstation's save): the list's
+        line when the folder is listed again or a copy's hash becomes known, as after a save here."""
+        self._reviews.note(sha, self._rel(path), summary)
+
+    def _review_of(self, entry) -> ReviewSummary | None:
+        return self._reviews.of(entry.sha256, self._rel(entry.path))
 
     def _status_of_entry(self, entry) -> ReviewSummary | None:
-        # Called by the review controller while it lists a freshly opened folder.
+        # Called by the review controller while it lists a freshly opened folder and whenever
+        # a row's hash becomes known: a copy of a reviewed image is reviewed too.
         self._ensure_store(self.review.folder)
-        return self._reviews.get(self._rel(entry.path))
+        return self._review_of(entry)
 
     # -- following the current image -----------------------------------------------------------
     def _unbind(self, _path=None) -> None:
@@ -317,14 +320,14 @@ class EditingIntegration(QObject):
         if st is None:
             return
         summary = of_state(st, stored_name(self.window.settings.qs) or "")
-        rel = self._rel(st.path)
-        self._reviews[rel] = summary
+        self._reviews.note(sha, self._rel(st.path), summary)
         shown = SHOWN_STATUS.get(status)
         model = self.window.folder_panel.model
         for e in model.entries:
-            # Byte-identical copies in this folder share the store record. A folder listed again
-            # while this save was in flight has rows whose hash is not known yet: match the path.
-            if e.sha256 == sha or (e.sha256 is None and self._rel(e.path) == rel):
+            # Byte-identical copies in this folder share the store record. A row whose hash is
+            # not known yet (a copy never graded, a folder listed again while this save was in
+            # flight) is matched by its path here, and by its hash once known (ReviewController).
+            if self._reviews.sha_of(e.sha256, self._rel(e.path)) == sha:
                 e.set_review(summary)
                 model.entry_changed(e.path)
         if st is self.state:

@@ -381,7 +381,8 @@ class ExportController(QObject):
         if ev.prediction is not None:  # the list shows what the export graded
             entry = self.window.folder_panel.model.entry(ev.path)
             if entry is not None:
-                entry.set_prediction(ev.sha256, ev.prediction.regrade(self.window.controller.scheme))
+                ctl = self.window.controller
+                ctl.set_result(entry, ev.sha256, ev.prediction.regrade(ctl.scheme))
                 self.window.folder_panel.model.entry_changed(ev.path)
 
     def _on_returned(self, summary) -> None:

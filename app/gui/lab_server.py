@@ -163,7 +163,7 @@ class LabServer(QObject):
                 entry.set_review(summary)
                 model.entry_changed(entry.path)
                 if editing is not None and getattr(editing, "store", None) is store:
-                    editing.note_review(entry.path, summary)
+                    editing.note_review(entry.sha256, entry.path, summary)
 
 
 def install_lab_server(window) -> LabServer:

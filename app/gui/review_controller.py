@@ -139,10 +139,19 @@ class ReviewController(QObject):
             # Another folder or model meanwhile, or graded since: the row already says more.
             if entry is None or entry.graded or res.model_version != version:
                 continue
-            entry.set_prediction(sha, res)
+            self.set_result(entry, sha, res)
             entry.regrade(self.scheme)
         if rows:
             self.panel.model.all_changed()
+
+    def set_result(self, entry, sha: str | None, pred) -> None:
+        """A row's model result and file hash. The store keeps one record per hash, so a row
+        takes its review when its hash becomes known: a byte-identical copy under another name
+        says what the saved one says, not "graded by model"."""
+        known = entry.sha256
+        entry.set_prediction(sha, pred)
+        if self.review_status is not None and entry.sha256 != known:
+            entry.set_review(self.review_status(entry))
 
     # -- navigation -----------------------------------------------------------------------
     @Slot(object)
@@ -239,7 +248,7 @@ class ReviewController(QObject):
         if entry is None:
             return
         pred = pred.regrade(self.scheme)
-        entry.set_prediction(sha, pred)
+        self.set_result(entry, sha, pred)
         self.panel.model.entry_changed(path)
         if path == self.current:
             self._show_prediction(pred)
