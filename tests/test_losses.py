@@ -92,3 +92,25 @@ def test_confusion_mae_bland_altman():
     assert ba["sd"] == pytest.approx(1.0)
     assert ba["loa_high"] == pytest.approx(2.96)
     assert M.nan_to_none({"a": [float("nan"), 1.0]}) == {"a": [None, 1.0]}
+
+
+def test_false_fragment_loss_is_the_soft_false_fragment_area():
+    from model.training.losses import false_fragment_loss
+
+    target = torch.zeros(1, 8, 8, dtype=torch.long)
+    target[0, 2:6, 2:6] = 1  # 16 blastomere pixels
+    target[0, 0, 0] = 2
+    logits = torch.full((1, 3, 8, 8), -20.0)
+    logits[:, 1] = 20.0  # sure blastomere everywhere: no false fragment
+    assert float(false_fragment_loss(logits, target)) < 1e-6
+    wrong = logits.clone()
+    wrong[0, 2, 2:4, 2:6] = 40.0  # 8 of the 16 blastomere pixels called fragment
+    assert float(false_fragment_loss(wrong, target)) == pytest.approx(0.5, abs=1e-4)
+    # Fragments on background or on true fragments are not this term's business.
+    bg = logits.clone()
+    bg[0, 2, 0, :] = 40.0
+    assert float(false_fragment_loss(bg, target)) < 1e-6
+    # Its gradient lowers the fragment logit where the truth is blastomere.
+    x = torch.zeros(1, 3, 8, 8, requires_grad=True)
+    false_fragment_loss(x, target).backward()
+    assert (x.grad[0, 2][target[0] == 1] > 0).all() and (x.grad[0, 2][target[0] != 1] == 0).all()

@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     cv.add_argument("--fragment-weight", type=float, help="fragment CE weight (recipe: 1)")
     cv.add_argument("--lr", type=float, help="learning rate (recipe: 2e-4)")
     cv.add_argument("--synth", type=int, help="synthetic frames per epoch (recipe: 48)")
+    cv.add_argument("--real-repeat", type=int, help="copies of each held-in real frame per epoch (recipe: 8)")
     cv.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     cv.add_argument("--seed", type=int, default=0)
 
@@ -93,7 +94,7 @@ def run_cv(args) -> int:
     minutes = args.minutes if args.minutes is not None else real_cv.FULL_MINUTES if args.full else real_cv.QUICK_MINUTES
     over = {"minutes": minutes, "copy_paste": not args.no_copy_paste, "false_fragment": args.false_fragment,
             "fragment_weight": args.fragment_weight, "lr": args.lr, "synth_per_epoch": args.synth,
-            "steps": args.steps}
+            "steps": args.steps, "real_repeat": args.real_repeat}
     r = dataclasses.replace(r, **{k: v for k, v in over.items() if v is not None})
     init = args.model or default_model_path()
     try:
