@@ -35,6 +35,8 @@ from model.network import AttnRegDeepLab
 # one of the two is wrong, and the user should look.
 DISAGREEMENT_POINTS = 5.0
 MIN_EMBRYO_FRACTION = 0.002  # of the frame's area, below it "no embryo found"
+# The warning's prefix is what app.core.embryo_presence reads: such a frame gets no grade.
+SEVERAL_EMBRYOS = "several embryos in the frame"
 
 
 @dataclass
@@ -212,7 +214,9 @@ class Predictor:
                 boxes.append(pp.Box(frames[i].x0 + int(round(box_small.x0 * s)),
                                     frames[i].y0 + int(round(box_small.y0 * s)),
                                     int(round(box_small.side * s))))
-                warnings.append([])
+                n = _embryo_count(fg)
+                warnings.append([f"{SEVERAL_EMBRYOS}: {n} embryo-sized objects on the coarse pass; not graded"]
+                                if n > 1 else [])
         return boxes, warnings
 
     def _views(self, gray: np.ndarray, box: pp.Box) -> np.ndarray:
@@ -282,6 +286,26 @@ class Predictor:
             unusual=unusual,
             latent=None if latent is None else latent.mean(0),
         ).regrade(scheme)
+
+
+def _embryo_count(fg: np.ndarray) -> int:
+    """Embryo-sized blobs of the coarse pass, apart from one another (a tiled image, a well overview).
+
+    A blob counts when it is at least 40 % of the largest and lies more than
+    one largest-blob side from it: cells of one embryo that the coarse pass
+    splits, fragments and debris stay within that reach or are far smaller.
+    """
+    n, _, stats, cents = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return max(n - 1, 0)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    k = int(np.argmax(areas))
+    reach = float(max(stats[1 + k, cv2.CC_STAT_WIDTH], stats[1 + k, cv2.CC_STAT_HEIGHT]))
+    count = 1
+    for j in range(n - 1):
+        if j != k and areas[j] >= 0.4 * areas[k] and np.hypot(*(cents[1 + j] - cents[1 + k])) > reach:
+            count += 1
+    return count
 
 
 def _mask_fraction(mask: np.ndarray) -> float:

@@ -112,3 +112,34 @@ def test_cuda_matches_cpu(tiny_checkpoint):
     cpu = Predictor.from_checkpoint(tiny_checkpoint, device="cpu").predict(img)
     gpu = Predictor.from_checkpoint(tiny_checkpoint, device="cuda").predict(img)
     assert abs(cpu.fraction_mask - gpu.fraction_mask) < 0.02
+
+
+def test_embryo_count_of_the_coarse_pass():
+    from model.predictor import _embryo_count
+
+    fg = np.zeros((64, 64), bool)
+    fg[10:30, 10:30] = True  # one embryo
+    fg[12:16, 34:38] = True  # a fragment beside it: too small
+    assert _embryo_count(fg) == 1
+    fg[24:34, 24:40] = True  # a split-off cell within reach: still one embryo
+    assert _embryo_count(fg) == 1
+    tiles = np.zeros((64, 64), bool)
+    for y in (2, 36):
+        for x in (2, 36):
+            tiles[y:y + 22, x:x + 22] = True
+    assert _embryo_count(tiles) == 4
+    assert _embryo_count(np.zeros((8, 8), bool)) == 0
+
+
+def test_a_tiled_image_of_real_embryos_is_not_graded_as_one(real_data):
+    """The bundled model's coarse pass sees several embryos; one real frame alone is one."""
+    from app.core.embryo_presence import SEVERAL, presence_of
+    from app.core.resources import bundled_model_path
+
+    p = Predictor.from_checkpoint(bundled_model_path(), device="cpu", threads=1)
+    frames = [read_image(x) for x in list_images(real_data / "images")][:4]
+    if len(frames) < 2:
+        pytest.skip("needs two real frames")
+    assert presence_of(p.predict(frames[0])) is None
+    pair = p.predict(np.hstack(frames[:2]))
+    assert presence_of(pair) == SEVERAL and "2 embryo-sized objects" in pair.warnings[0]

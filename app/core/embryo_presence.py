@@ -7,7 +7,9 @@ image's structure and at the prediction's cytoplasm and says when a frame
 must not get a grade. The verdict is written into the prediction's
 warnings under a fixed prefix, so it travels with the result cache, the
 list, the panel and the CSV without a new cache field; ``presence_of``
-reads it back.
+reads it back. The predictor writes the same prefix itself when its coarse
+pass finds several embryo-sized blobs apart (``model.predictor.SEVERAL_EMBRYOS``:
+a tiled image of touching frames, which the image structure here misses).
 """
 
 from __future__ import annotations
