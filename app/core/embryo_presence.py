@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 
 from app.core.imaging import to_gray_float
+from model.predictor import SEVERAL_EMBRYOS
 
 NO_EMBRYO = "no embryo found"
-SEVERAL = "several embryos in the frame"
+SEVERAL = SEVERAL_EMBRYOS  # one prefix for the predictor's verdict and this module's
 _PREFIXES = (NO_EMBRYO, SEVERAL)
 MODEL_NO_EMBRYO = ("no embryo found on the coarse pass", "no blastomere or fragment pixels found")
 MIN_CYTOPLASM = 0.002  # of the frame: less is debris, not an embryo (the predictor's own cut)
