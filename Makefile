@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(PY) main.py
 
 test: $(STAMP)
+	tools/ensure_postgresql.sh
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 # The stateful window test (issue 13) at length: many random user sessions where `make test`
