@@ -51,9 +51,17 @@ def model_values(pred) -> dict[str, str]:
         "fragment_pct_mask": f"{pred.fragment_pct_mask:.1f} %",
         "fragment_pct_regression": "n/a" if math.isnan(reg) else f"{reg:.1f} %",
         "grade": f"{pred.grade}  ({sch.bin(pred.grade).description})",
-        "uncertainty": f"± {pred.uncertainty:.1f} points",
+        "uncertainty": uncertainty_text(pred),
         "model_version": pred.model_version,
     }
+
+
+def uncertainty_text(pred) -> str:
+    """The ± and what it means: a calibrated interval's coverage, or that it is only a spread."""
+    cov = getattr(pred, "interval_coverage", None)
+    if cov is None:
+        return f"± {pred.uncertainty:.1f} points (spread, not calibrated)"
+    return f"± {pred.uncertainty:.1f} points ({cov:.0%} interval)"
 
 
 def flags_text(pred) -> list[str]:
@@ -65,6 +73,8 @@ def flags_text(pred) -> list[str]:
                    "give different grades")
     if pred.disagreement:
         out.append("⚑ mask and regression disagree: check the mask")
+    if getattr(pred, "unusual", False):
+        out.append("⚑ unusual image: unlike what this model was trained on, check with extra care")
     return out
 
 
