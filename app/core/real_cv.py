@@ -40,13 +40,15 @@ class Recipe:
     # A step budget instead (whole epochs, no clock): arms of an ablation run side by side on a
     # shared machine then train exactly as much each, whatever the load.
     steps: int | None = None
-    real_repeat: int = 8  # each held-in real frame this many times per epoch
-    synth_per_epoch: int = 48
+    # Arm D of docs/results.md, the bundled model's recipe: few real copies among many
+    # copy-paste frames (8 copies fitted the held-in embryos' own fragmentation level).
+    real_repeat: int = 2  # each held-in real frame this many times per epoch
+    synth_per_epoch: int = 96
     copy_paste: bool = True  # synthetic frames with real texture cut from the held-in embryos
     batch_size: int = 8
     lr: float = 2e-4
-    fragment_weight: float = 1.0  # 3.0 before: it bought fragment recall with false fragments
-    false_fragment: float = 2.0
+    fragment_weight: float = 1.5  # 3.0 before: it bought fragment recall with false fragments
+    false_fragment: float = 1.0
     whole_frame_p: float = 0.15
     mode: str = "end-to-end"
     precision: str = "auto"
