@@ -55,23 +55,14 @@ def image_folder(tmp_path):
 def make_window(qtbot, settings, tiny_checkpoint):
     """Factory: a MainWindow on the tiny model (CPU), shown, with its model loaded."""
     from app.gui.main_window import MainWindow
+    from tests.gui.window_driver import close_windows, show_window
 
     made = []
 
     def make(model_path=None, wait_model=True):
         w = MainWindow(settings=settings, device="cpu", model_path=str(model_path or tiny_checkpoint))
-        qtbot.addWidget(w)
         made.append(w)
-        if wait_model:
-            if w.controller.predictor is None:
-                with qtbot.waitSignal(w.model_choice.loaded, timeout=20000):
-                    pass
-        w.show()
-        return w
+        return show_window(qtbot, w, wait_model)
 
     yield make
-    for w in made:
-        w.queue.cancel_all()
-        w.queue.wait_idle(5000)
-        w.controller.io_pool.waitForDone(5000)
-        w.folder_panel.model.thumbnails.pool.waitForDone(5000)
+    close_windows(made)

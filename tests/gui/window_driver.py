@@ -17,6 +17,26 @@ from PySide6.QtWidgets import QApplication
 from app.core.store import AnnotationStore, default_store_path
 
 
+def show_window(qtbot, win, wait_model: bool = True):
+    """Hand ``win`` to qtbot, wait (if asked) until its model is loaded, show it."""
+    qtbot.addWidget(win)
+    if wait_model and win.controller.predictor is None:
+        with qtbot.waitSignal(win.model_choice.loaded, timeout=20_000):
+            pass
+    win.show()
+    return win
+
+
+def close_windows(windows) -> None:
+    """Teardown for window factories: stop each window's queued work and pools, then close it."""
+    for w in windows:
+        w.queue.cancel_all()
+        w.queue.wait_idle(5000)
+        w.controller.io_pool.waitForDone(5000)
+        w.folder_panel.model.thumbnails.pool.waitForDone(5000)
+        w.close()
+
+
 def open_folder(qtbot, win, folder, wait_prediction: bool = True):
     if not wait_prediction:
         win.open_folder(folder)

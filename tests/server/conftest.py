@@ -48,6 +48,7 @@ def window_factory(qtbot, tmp_path, tiny_checkpoint, lab):
     from app.gui.annotator import set_name
     from app.gui.app import create_window
     from app.gui.settings import Settings, redirect_user_settings
+    from tests.gui.window_driver import close_windows, show_window
 
     redirect_user_settings(tmp_path / "qsettings")
     made = []
@@ -60,16 +61,8 @@ def window_factory(qtbot, tmp_path, tiny_checkpoint, lab):
         win = create_window(settings=settings, device="cpu", model=str(tiny_checkpoint), editing=editing)
         if editing:
             win.editing.confirm = lambda: True
-        qtbot.addWidget(win)
         made.append(win)
-        if win.controller.predictor is None:
-            with qtbot.waitSignal(win.model_choice.loaded, timeout=20_000):
-                pass
-        win.show()
-        return win
+        return show_window(qtbot, win)
 
     yield make
-    for w in made:
-        w.queue.cancel_all()
-        w.queue.wait_idle(5000)
-        w.close()
+    close_windows(made)
