@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from model.synth.real_bank import RealBank
+from model.synth.real_bank import RealBank, hann2d
 
 
 def paste_fragments(rng: np.random.Generator, bank: RealBank, dT: np.ndarray, H: np.ndarray,
@@ -37,13 +37,13 @@ def paste_fragments(rng: np.random.Generator, bank: RealBank, dT: np.ndarray, H:
             break
         fr = bank.fragment(rng, scale)
         fh, fw = fr.mask.shape
+        yy, xx = np.nonzero(fr.mask)
         free = rng.random() < 0.7
         for _try in range(12):
             a, d = rng.uniform(0, 2 * np.pi), r_inner * np.sqrt(rng.uniform(0.05, 1.0))
             x0, y0 = int(cx + d * np.cos(a) - fw / 2), int(cy + d * np.sin(a) - fh / 2)
             if x0 < 0 or y0 < 0 or x0 + fw > w or y0 + fh > h:
                 continue
-            yy, xx = np.nonzero(fr.mask)
             if np.hypot(xx + x0 - cx, yy + y0 - cy).max() > r_inner - 1.5:
                 continue  # nothing labelled may lie outside the zona's inner edge
             under = mask[y0:y0 + fh, x0:x0 + fw][fr.mask]
@@ -85,7 +85,7 @@ def paste_outside(rng: np.random.Generator, bank: RealBank, dT: np.ndarray, H: n
     for _ in range(n):
         tile = bank.outside_tile(rng, scale)
         t = tile.shape[0]
-        win = np.outer(np.hanning(t + 2)[1:-1], np.hanning(t + 2)[1:-1]).astype(np.float32)
+        win = hann2d(t)
         for _try in range(10):
             a = rng.uniform(0, 2 * np.pi)
             d = r_outer + (rng.uniform(4, 120) * scale) + t * 0.71

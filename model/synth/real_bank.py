@@ -48,6 +48,7 @@ class RealBank:
     fragments: list[Fragment] = field(default_factory=list)
     outside: list[np.ndarray] = field(default_factory=list)
     sources: int = 0
+    _spread: float | None = field(default=None, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.cytoplasm)
@@ -66,8 +67,7 @@ class RealBank:
         if g.shape != mask.shape or not (mask == 1).any():
             return
         self.sources += 1
-        level = cv2.GaussianBlur(g, (0, 0), 10.0)
-        rel = (g / np.maximum(level, 0.02) - 1.0).astype(np.float32)
+        rel = relative_texture(g)
         ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
         cyto = cv2.erode((mask == 1).astype(np.uint8), ker)
         # Small frames or cells (low-resolution crops): half-size windows rather than none.
@@ -98,7 +98,7 @@ class RealBank:
         h, w = shape
         t = max(8, int(round(TILE * scale * rng.uniform(0.8, 1.25))))
         step = t // 2
-        win = np.outer(np.hanning(t + 2)[1:-1], np.hanning(t + 2)[1:-1]).astype(np.float32)
+        win = hann2d(t)
         acc = np.zeros((h + t, w + t), np.float32)
         wsum = np.full((h + t, w + t), 1e-6, np.float32)
         for y in range(0, h + 1, step):
@@ -111,10 +111,15 @@ class RealBank:
                 wsum[y:y + t, x:x + t] += win
         # Blending overlapping tiles averages their texture down: restore the tiles' spread.
         f = acc[t // 2:t // 2 + h, t // 2:t // 2 + w] / wsum[t // 2:t // 2 + h, t // 2:t // 2 + w]
-        target = float(np.median([c.std() for c in self.cytoplasm[:64]]))
         f -= float(f.mean())
-        f *= target / max(float(f.std()), 1e-6)
+        f *= self.cytoplasm_spread() / max(float(f.std()), 1e-6)
         return f
+
+    def cytoplasm_spread(self) -> float:
+        """The typical std of a real cytoplasm tile (the quilted field's target), computed once."""
+        if self._spread is None:
+            self._spread = float(np.median([c.std() for c in self.cytoplasm[:64]]))
+        return self._spread
 
     def fragment(self, rng: np.random.Generator, scale: float) -> Fragment:
         fr = self.fragments[int(rng.integers(len(self.fragments)))]
@@ -131,6 +136,18 @@ class RealBank:
         tile = _orient(rng, self.outside[int(rng.integers(len(self.outside)))])
         t = max(8, int(round(OUT_TILE * scale * rng.uniform(0.8, 1.2))))
         return cv2.resize(tile, (t, t), interpolation=cv2.INTER_LINEAR)
+
+
+def relative_texture(gray01: np.ndarray) -> np.ndarray:
+    """Image / its local mean - 1: texture free of illumination and of the frame's level."""
+    level = cv2.GaussianBlur(gray01, (0, 0), 10.0)
+    return (gray01 / np.maximum(level, 0.02) - 1.0).astype(np.float32)
+
+
+def hann2d(t: int) -> np.ndarray:
+    """A t x t raised-cosine window, zero-free (blends pasted or quilted tiles seamlessly)."""
+    w = np.hanning(t + 2)[1:-1]
+    return np.outer(w, w).astype(np.float32)
 
 
 def _orient(rng: np.random.Generator, a: np.ndarray, k: int | None = None) -> np.ndarray:
@@ -157,4 +174,4 @@ def _tiles_inside(rel: np.ndarray, region: np.ndarray, t: int, cover: float,
     return [rel[y * 8:y * 8 + t, x * 8:x * 8 + t].copy() for y, x in zip(ys[pick], xs[pick])]
 
 
-__all__ = ["Fragment", "RealBank", "TILE", "OUT_TILE"]
+__all__ = ["Fragment", "OUT_TILE", "RealBank", "TILE", "hann2d", "relative_texture"]

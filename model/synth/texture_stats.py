@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from model import preprocess as pp
+from model.synth.real_bank import relative_texture
 
 
 def interior_local_std(image: np.ndarray, mask: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -22,7 +23,7 @@ def interior_local_std(image: np.ndarray, mask: np.ndarray, scale: float = 1.0) 
         size = (int(round(g.shape[1] / scale)), int(round(g.shape[0] / scale)))
         g = cv2.resize(g, size, interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    rel = g / np.maximum(cv2.GaussianBlur(g, (0, 0), 10.0), 0.02) - 1.0
+    rel = relative_texture(g)
     m1 = cv2.boxFilter(rel, -1, (7, 7))
     m2 = cv2.boxFilter(rel * rel, -1, (7, 7))
     sd = np.sqrt(np.maximum(m2 - m1 * m1, 0))
