@@ -60,6 +60,7 @@ class Prediction:
     ood_score: float = float("nan")  # RMS z-score of the latent against the training frames
     unusual: bool = False  # ood_score above the training frames' 99th percentile
     latent: np.ndarray | None = None  # the regression head's latent (mean of the views); not cached
+
     @property
     def fragment_pct_mask(self) -> float:
         return 100.0 * self.fraction_mask
@@ -257,11 +258,12 @@ class Predictor:
         f_reg = float(np.mean(frac)) if frac is not None else float("nan")
         pct_m, pct_r = 100 * f_mask, 100 * f_reg
         unc = _uncertainty(view_fracs, frac, f_mask, f_reg)
+        latent = None if latent is None else latent.mean(0)
         coverage, ood, unusual = None, float("nan"), False
         cal = self.calibration
         if cal is not None:
             unc, coverage = cal.half_width(unc, pct_m), cal.coverage
-            ood = cal.ood_score(None if latent is None else latent.mean(0))
+            ood = cal.ood_score(latent)
             unusual = bool(ood > cal.ood_threshold)
             if unusual:
                 warnings = warnings + [f"unlike the images this model was trained on (score {ood:.1f} > "
@@ -284,7 +286,7 @@ class Predictor:
             interval_coverage=coverage,
             ood_score=ood,
             unusual=unusual,
-            latent=None if latent is None else latent.mean(0),
+            latent=latent,
         ).regrade(scheme)
 
 
