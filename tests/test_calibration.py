@@ -92,3 +92,20 @@ def test_save_keeps_calibration_through_a_checkpoint(tiny_checkpoint, tmp_path):
     cal = Calibration(offset=1.5)
     save_checkpoint(tmp_path / "c.pt", ck.model, {"calibration": cal.to_dict()})
     assert Calibration.from_metadata(load_checkpoint(tmp_path / "c.pt").metadata).offset == 1.5
+
+
+@pytest.mark.parametrize("bad", ["missing", "not-cv-json"])
+def test_calibrate_cli_refuses_bad_input_in_one_line_and_writes_nothing(tiny_checkpoint, tmp_path, capsys, bad):
+    from app.cli import calibrate_cmd
+
+    cv = tmp_path / "cv.json"
+    if bad == "not-cv-json":
+        cv.write_text('{"folds": []}')
+    out = tmp_path / "cal.pt"
+    parser = argparse.ArgumentParser()
+    calibrate_cmd.add_arguments(parser)
+    args = parser.parse_args(["--model", str(tiny_checkpoint), "--cv", str(cv), "--out", str(out)])
+    assert calibrate_cmd.run(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "leave-one-embryo-out" in err and "Traceback" not in err
+    assert not out.exists()

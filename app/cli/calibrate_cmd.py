@@ -31,7 +31,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int)
 
 
+def _cv_rows(path: Path) -> list[tuple[float, float, float]]:
+    """(raw spread, mask %, error) of each held-out frame of a leave-one-embryo-out JSON."""
+    try:
+        return [(float(r["uncertainty"]), float(r["mask_pct"]), float(r["mask_pct"]) - float(r["true_pct"]))
+                for r in json.loads(path.read_text())["images"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not the JSON of evaluate --leave-one-embryo-out ({exc!r})") from None
+
+
 def run(args) -> int:
+    try:
+        return _run(args)
+    except Exception as exc:  # unreadable checkpoint, JSON or data: one clear line, nothing written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     import numpy as np
 
     from app.core import datasets as ds
@@ -41,11 +58,11 @@ def run(args) -> int:
 
     ck = load_checkpoint(args.model)
     meta = {k: v for k, v in ck.metadata.items() if k != "calibration"}
-    predictor = Predictor(ck.model, ck.version, device="cpu", threads=args.threads, metadata=meta)
     rows: dict[str, list[tuple[float, float, float]]] = {"real held-out": [], "synthetic": []}
     for path in args.cv:
-        for r in json.loads(Path(path).read_text())["images"]:
-            rows["real held-out"].append((r["uncertainty"], r["mask_pct"], r["mask_pct"] - r["true_pct"]))
+        rows["real held-out"] += _cv_rows(Path(path))
+    data = [ds.open_data(spec) for spec in args.data]  # a bad spec fails before minutes of grading
+    predictor = Predictor(ck.model, ck.version, device="cpu", threads=args.threads, metadata=meta)
     latents = []
     synth = ds.SyntheticFrames(args.synthetic, 0, fresh=False, base=CALIBRATION_SEED_BASE)
     for i in range(len(synth)):
@@ -55,8 +72,7 @@ def run(args) -> int:
         latents.append(p.latent)
         print(f"\rsynthetic {i + 1}/{len(synth)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    for spec in args.data:
-        frames = ds.open_data(spec)
+    for frames in data:
         latents += [predictor.predict(frames.get(i).image).latent for i in range(len(frames))]
     pooled = [r for rs in rows.values() for r in rs]
     if len(pooled) < 10:
