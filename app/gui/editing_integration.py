@@ -46,6 +46,7 @@ class EditingIntegration(QObject):
         self.view = w.view
         self.store: Store | None = None
         self._store_folder: Path | None = None
+        self._closed = False  # the window closed: no store is opened again until it is shown
         self._reviews = ReviewIndex()  # the list's line of each image of the store's folder
         self.state: ImageState | None = None  # the image being corrected (bound), or None
         self._states: dict[str, ImageState] = {}
@@ -100,6 +101,10 @@ class EditingIntegration(QObject):
     def _ensure_store(self, folder: Path | None) -> Store | None:
         if folder is None or folder == self._store_folder:
             return self.store
+        if self._closed:
+            # A result or cached row arriving after the window closed must not open the store
+            # again: its lock would keep the next window from saving to this folder.
+            return None
         self.saver.set_store(None)
         if self.store is not None:
             self.store.close()
@@ -338,10 +343,13 @@ class EditingIntegration(QObject):
     def eventFilter(self, obj, ev):  # noqa: N802
         if obj is self.window and ev.type() == QEvent.Type.Close:
             self.close()
+        elif obj is self.window and ev.type() == QEvent.Type.Show:
+            self._closed = False  # shown again: the store opens on demand
         return False
 
     def close(self) -> None:
         """Land every pending save, then release the store (window closing)."""
+        self._closed = True
         if not self.saver.flush(30_000):
             log.warning("autosave did not finish within 30 s")
         if self.store is not None:

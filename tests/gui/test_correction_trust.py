@@ -202,3 +202,18 @@ def test_annotator_is_asked_before_the_first_edit_not_mid_stroke(qtbot, make_win
     win.editing.edit.set_tool(NAVIGATE)
     win.editing.edit.set_tool(BRUSH)
     assert win.editing.edit.tool == NAVIGATE
+
+
+def test_a_late_result_after_close_does_not_reopen_the_store(qtbot, make_window, settings, image_folder):
+    # A prefetched result (or a cached row) delivered after the window closed asked for the
+    # store again and reopened it: its lock kept the next window from saving to the folder.
+    win = _window(make_window, settings)
+    open_folder(qtbot, win, image_folder)
+    win.close()
+    assert win.editing.store is None
+    entry = win.folder_panel.model.entries[1]
+    win.controller.set_result(entry, "f" * 64, win.controller.current_prediction)
+    assert win.editing.store is None
+    win2 = _window(make_window, settings)
+    open_folder(qtbot, win2, image_folder)
+    assert win2.editing.store is not None
