@@ -97,6 +97,9 @@ class ServerStore:
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._seen: dict[str, int] = {}  # sha -> seq of the revision last read here
         self._located: set[tuple[str, str]] = set()
+        # Saves kept in the journal this session (sha -> latest, masks included): what ``current``
+        # answers until the journal is sent, so an offline correction reads back as saved.
+        self._pending: dict[str, Revision] = {}
         self.journal = None if readonly else ServerJournal(Path(journal_dir) if journal_dir
                                                            else journal_dir_for(self.path))
         if connect:
@@ -191,6 +194,12 @@ class ServerStore:
     def _in_memory(self, sha: str, masks: bool) -> Revision | None:
         """The current revision from memory; NotLoaded when its masks (or the index) need the server."""
         with self._mem:
+            if sha in self._pending:
+                rev = self._pending[sha]
+                return dataclasses.replace(
+                    rev, extra=dict(rev.extra),
+                    mask=rev.mask.copy() if masks and rev.mask is not None else None,
+                    model_mask=rev.model_mask.copy() if masks and rev.model_mask is not None else None)
             if sha not in self._index:
                 if masks and not self._loaded:
                     raise NotLoaded(f"{sha[:12]}: the lab server's index is not loaded yet")
@@ -335,6 +344,7 @@ class ServerStore:
                 self.journal.add(item)
                 with self._mem:
                     self._shapes.setdefault(rev.sha256, tuple(shape))
+                    self._pending[rev.sha256] = rev
                 return 0
 
     def _drain(self) -> None:
@@ -352,6 +362,8 @@ class ServerStore:
                                     f"server ({exc}); it is kept in {kept}")
                 continue
             self.journal.remove(path)
+        with self._mem:
+            self._pending.clear()  # all sent (or set aside): the server's index answers again
 
     def _send(self, item: Pending) -> int:
         rev, loc = item.rev, item.location

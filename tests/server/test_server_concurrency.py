@@ -122,6 +122,8 @@ def test_server_restart_mid_session_journal_keeps_and_drains_in_order_exactly_on
                 assert st.append(rev) == 0  # kept locally, not lost, no exception
                 saved.append(k)
             assert st.journal_size == 3
+            # Read back while offline: the last save, not the server's older revision.
+            assert st.current(shas[0]).extra == {"k": 2} and int(st.current(shas[0]).mask[0, 0]) == 2
             assert "unreachable" in st.status_message() and "3 correction(s)" in st.status_message()
             assert st.sync() is False
             # A crash between the server's commit and the entry's deletion: the same entry twice.
