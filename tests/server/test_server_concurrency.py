@@ -134,6 +134,9 @@ def test_server_restart_mid_session_journal_keeps_and_drains_in_order_exactly_on
             pg_cluster.wait_ready()
         assert st.sync() is True
         assert st.journal_size == 0 and st.status_message() == ""
+        # The resent duplicate is recognised as already stored, not set aside as refused.
+        assert not list(st.journal.folder.glob("*.refused"))
+        assert not any("not accepted" in n for n in st.take_notices())
         hist = st.history(shas[0])
         ks = [r.extra.get("k") for r in hist if r.status == "corrected"]
         assert ks == [0, 1, 2]  # in order, exactly once
